@@ -1,0 +1,42 @@
+"""The label schema: the 18 indicator ids (../shared/spec/indicators.md), languages and bands.
+
+The ids are a public interface; their order here is the order of model outputs and is saved
+in every model contract, so reordering or renaming is a versioned, breaking change.
+"""
+
+LABEL_SCHEMA_VERSION = "nigehbaan.labels.v1"
+
+INDICATORS: tuple[str, ...] = (
+    "unrealistic_pay",
+    "no_experience_required",
+    "free_visa_travel",
+    "upfront_fee",
+    "document_retention",
+    "unlicensed_overseas",
+    "vague_employer",
+    "gender_age_targeting",
+    "minor_targeted",
+    "urgency_pressure",
+    "off_platform_contact",
+    "photo_appearance_request",
+    "restricted_freedom",
+    "debt_bondage",
+    "irregular_route",
+    "marriage_abroad",
+    "organ_trade",
+    "sexual_services",
+)
+LANGS: tuple[str, ...] = ("en", "ur", "ur-Latn", "mixed", "und")
+BANDS: tuple[str, ...] = ("high", "medium", "low")
+PLATFORMS: tuple[str, ...] = (
+    "classifieds",
+    "facebook",
+    "whatsapp",
+    "newspaper",
+    "job_board",
+    "telegram",
+    "instagram",
+    "tiktok",
+    "sms",
+    "other",
+)

@@ -1,0 +1,212 @@
+"""Model directories: the contract, loading with checks, and prediction.
+
+A model directory holds `contract.json` (labels, versions, thresholds, calibration, metrics,
+training config) beside its weights (`linear.safetensors`, and for a stacked model
+`head.safetensors` plus the name of the encoder to build). Loading compares the contract
+with this code and refuses a mismatch with a message that says what to do (style.md #2).
+
+Kinds:
+- `rules`: no trained weights; indicator probabilities and risk from documented rule weights.
+- `linear`: logistic regressions (risk + 18 indicators) on `inference.features`.
+- `stack`: the linear model plus a head on multilingual sentence embeddings, combined per
+  label by weights fitted on the dev split.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from safetensors.numpy import load_file, save_file
+
+from inference.errors import ModelContractError
+from inference.features import FEATURES_VERSION, N_FEATURES, AdAnalysis, feature_matrix
+from inference.labels import BANDS, INDICATORS, LABEL_SCHEMA_VERSION
+from inference.normalize import NORMALIZER_VERSION
+from inference.rules import lexicon_fingerprint
+
+CONTRACT_FILE = "contract.json"
+TARGETS = ("risk", *INDICATORS)  # model output order: column 0 is the ad-level risk
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+KINDS = ("rules", "linear", "stack")
+
+# Rules-only weights: an indicator's share of the risk logit when its rule fires.
+_RULE_RISK_WEIGHT = {
+    **dict.fromkeys(
+        ["minor_targeted", "organ_trade", "irregular_route", "sexual_services",
+         "document_retention", "debt_bondage", "marriage_abroad", "restricted_freedom"], 2.2),
+    **dict.fromkeys(
+        ["upfront_fee", "unlicensed_overseas", "unrealistic_pay", "gender_age_targeting"], 1.4),
+}
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+@dataclass
+class Contract:
+    """What a model promises: its outputs, the code versions it needs, its thresholds."""
+
+    name: str
+    version: str
+    kind: str
+    labels: list[str] = field(default_factory=lambda: list(INDICATORS))
+    label_schema: str = LABEL_SCHEMA_VERSION
+    normalizer: str = NORMALIZER_VERSION
+    features: str = FEATURES_VERSION
+    lexicon: dict = field(default_factory=lexicon_fingerprint)
+    band_thresholds: dict = field(default_factory=lambda: {"high": 0.7, "medium": 0.4})
+    indicator_thresholds: dict = field(default_factory=lambda: dict.fromkeys(INDICATORS, 0.5))
+    calibration: dict = field(default_factory=lambda: {"method": "none"})
+    stack: dict = field(default_factory=dict)
+    encoder: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+
+    def check(self, where: Path) -> None:
+        """Refuse a model this code cannot run faithfully (expected / found / fix)."""
+        if self.kind not in KINDS:
+            raise ModelContractError(
+                f"{where}: unknown model kind {self.kind!r}; expected one of {KINDS}. "
+                "Fix: upgrade nigehbaan or use a model trained by this version."
+            )
+        problems = []
+        if self.labels != list(INDICATORS) or self.label_schema != LABEL_SCHEMA_VERSION:
+            problems.append(f"labels {self.label_schema} (this code: {LABEL_SCHEMA_VERSION})")
+        if self.normalizer != NORMALIZER_VERSION:
+            problems.append(f"normaliser {self.normalizer} (this code: {NORMALIZER_VERSION})")
+        if self.features != FEATURES_VERSION:
+            problems.append(f"features {self.features} (this code: {FEATURES_VERSION})")
+        current = lexicon_fingerprint()
+        if self.kind != "rules" and self.lexicon.get("sha256") != current["sha256"]:
+            problems.append(
+                f"lexicon {self.lexicon.get('version')} sha256 {str(self.lexicon.get('sha256'))[:12]}"
+                f" (this code: {current['version']} sha256 {current['sha256'][:12]})"
+            )
+        if problems:
+            raise ModelContractError(
+                f"model {where} was built for " + "; ".join(problems) + ". Fix: retrain it with "
+                "`nigehbaan train --config ...` on this version, or install the nigehbaan "
+                "version it was trained with."
+            )
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / CONTRACT_FILE).write_text(
+            json.dumps(self.__dict__, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+
+
+class Model:
+    """A loaded model: `predict(analyses)` gives an (n, 19) array of probabilities."""
+
+    def __init__(self, contract: Contract, folder: Path | None = None, arrays: dict | None = None):
+        self.contract = contract
+        self.folder = folder
+        self.arrays = arrays or {}
+        self._encoder = None
+        if contract.kind in ("linear", "stack"):
+            a = self.arrays
+            self.W = sp.csc_matrix(
+                (a["W_data"], a["W_indices"], a["W_indptr"]), shape=(N_FEATURES, len(TARGETS))
+            ).tocsr()
+            self.b = a["b"]
+
+    @property
+    def info(self) -> dict:
+        c = self.contract
+        return {
+            "name": c.name,
+            "version": c.version,
+            "kind": c.kind,
+            "lexicon": c.lexicon.get("version"),
+            "lexicon_sha256": c.lexicon.get("sha256", "")[:12],
+        }
+
+    def logits(self, analyses: list[AdAnalysis]) -> np.ndarray:
+        """Raw per-target logits before calibration, (n, 19)."""
+        if self.contract.kind == "rules":
+            return _rule_logits(analyses)
+        z = np.asarray((feature_matrix(analyses) @ self.W).todense()) + self.b
+        if self.contract.kind == "stack":
+            from inference.encoder import embed
+
+            emb = embed([a.norm_text for a in analyses], self.contract.encoder)
+            z_head = emb @ self.arrays["H"] + self.arrays["h"]
+            s = self.arrays
+            z = s["stack_lin"] * z + s["stack_head"] * z_head + s["stack_bias"]
+        return z
+
+    def predict(self, analyses: list[AdAnalysis]) -> np.ndarray:
+        """Calibrated probabilities: column 0 risk, then the 18 indicators."""
+        if not analyses:
+            return np.zeros((0, len(TARGETS)))
+        z = self.logits(analyses)
+        cal = self.contract.calibration
+        if cal.get("method") == "platt":
+            z[:, 0] = cal["a"] * z[:, 0] + cal["b"]
+        return _sigmoid(z)
+
+    def band(self, risk: float) -> str:
+        t = self.contract.band_thresholds
+        return BANDS[0] if risk >= t["high"] else BANDS[1] if risk >= t["medium"] else BANDS[2]
+
+
+def _rule_logits(analyses: list[AdAnalysis]) -> np.ndarray:
+    """Rules-only scores (kind `rules`): documented weights, not fitted, not calibrated."""
+    out = np.full((len(analyses), len(TARGETS)), -3.0)
+    for r, a in enumerate(analyses):
+        risk = -3.5
+        fired = 0
+        for j, ind in enumerate(INDICATORS, start=1):
+            hits = [h for h in a.hits if h.indicator == ind and not h.negated]
+            if not hits:
+                continue
+            strong = any(h.multiword for h in hits)
+            out[r, j] = 2.2 if strong else 0.4
+            if strong:
+                fired += 1
+                risk += _RULE_RISK_WEIGHT.get(ind, 0.6)
+        risk += 0.4 * max(fired - 2, 0)  # combinations matter more than any single cue
+        out[r, 0] = risk
+    return out
+
+
+def save_model(folder: Path, contract: Contract, arrays: dict[str, np.ndarray]) -> None:
+    """Write contract.json and the weights (safetensors only, never pickle)."""
+    folder = Path(folder)
+    contract.save(folder)
+    lin = {k: v for k, v in arrays.items() if not k.startswith(("H", "h"))}
+    head = {k: v for k, v in arrays.items() if k in ("H", "h")}
+    if lin:
+        save_file({k: np.ascontiguousarray(v) for k, v in lin.items()}, str(folder / "linear.safetensors"))
+    if head:
+        save_file({k: np.ascontiguousarray(v) for k, v in head.items()}, str(folder / "head.safetensors"))
+
+
+def load_model(folder: str | Path | None = None) -> Model:
+    """Load and check a model directory (default: the bundled `models/default`)."""
+    folder = Path(folder) if folder else DEFAULT_MODEL_DIR
+    path = folder / CONTRACT_FILE
+    if not path.is_file():
+        raise ModelContractError(
+            f"no model at {folder}: expected {CONTRACT_FILE} there. Fix: pass --model with a "
+            "directory written by `nigehbaan train`, or omit it to use the bundled model."
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        contract = Contract(**data)
+    except (ValueError, TypeError) as exc:
+        raise ModelContractError(f"{path} is not a valid model contract: {exc}") from exc
+    contract.check(folder)
+    arrays: dict[str, np.ndarray] = {}
+    for name in ("linear.safetensors", "head.safetensors"):
+        if (folder / name).is_file():
+            arrays.update(load_file(str(folder / name)))
+    if contract.kind in ("linear", "stack") and "W_data" not in arrays:
+        raise ModelContractError(f"{folder}: kind {contract.kind} needs linear.safetensors")
+    return Model(contract, folder, arrays)

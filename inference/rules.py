@@ -1,0 +1,177 @@
+"""Indicator rules: the versioned lexicon matched with spaCy, negation, and entity-based rules.
+
+Rules are features and evidence, not the verdict: the ad-level risk and the final indicator
+decisions come from the model (see `inference.model`). Every hit carries its span in
+original offsets, so `text[hit.start:hit.end]` is the evidence exactly as posted.
+
+The lexicon is one JSON file per language in `inference/lexicon/` (`en`, `ur`, `ur-Latn`).
+All three are matched on every ad, because code-mixed ads are the rule, not the exception.
+`lexicon_fingerprint()` (version plus content hash) is stored in every trained model, so a
+model trained on one lexicon refuses to load with another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import spacy
+from spacy.matcher import PhraseMatcher
+
+from inference.labels import INDICATORS
+from inference.normalize import Normalized, normalize
+
+LEXICON_FILES = ("en.json", "ur-Latn.json", "ur.json")
+LEXICON_VERSION = "nigehbaan.lexicon.v1"
+_CLAUSE_BREAK = {".", ",", ";", "!", "?", "|", "-", ":", "/", "(", ")", "\n"}
+_NEG_WINDOW_BEFORE, _NEG_WINDOW_AFTER = 4, 3
+_SKILLED_RE = re.compile(
+    r"doctor|engineer|specialist|consultant|manager|pilot|developer|surgeon|professor|architect"
+    r"|accountant|ڈاکٹر|انجینئر|اسپیشلسٹ|مینیجر"
+)
+_FEMALE_RE = re.compile(
+    r"\bgirls?\b|\bfemales?\b|\bladies\b|\bwomen\b|\blarki|\bkhawateen|لڑکی|لڑکیاں|خواتین|لڑکیوں"
+)
+# Pay at or above this (PKR per month) for work that names no skill is "unrealistic"; about 4x
+# the 2026 minimum wage and above what Gulf labour contracts registered with BE&OE pay.
+UNREALISTIC_PKR_PER_MONTH = 250_000
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One rule hit: an indicator, its original-offset span, the rule and whether negated."""
+
+    indicator: str
+    start: int
+    end: int
+    rule: str
+    negated: bool = False
+    multiword: bool = False
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    version: str
+    sha256: str
+    matcher: PhraseMatcher
+    negatable: frozenset
+    negation_cues: frozenset
+    nlp: spacy.language.Language
+
+
+def _lexicon_texts() -> list[tuple[str, str]]:
+    folder = resources.files("inference").joinpath("lexicon")
+    return [(name, folder.joinpath(name).read_text(encoding="utf-8")) for name in LEXICON_FILES]
+
+
+def lexicon_fingerprint() -> dict:
+    """Version and SHA-256 of the lexicon files; stored in model contracts."""
+    digest = hashlib.sha256()
+    for name, text in _lexicon_texts():
+        digest.update(name.encode())
+        digest.update(text.encode("utf-8"))
+    return {"version": LEXICON_VERSION, "sha256": digest.hexdigest()}
+
+
+@lru_cache(maxsize=1)
+def load_lexicon() -> Lexicon:
+    """Compile the lexicon into one PhraseMatcher (cached per process)."""
+    nlp = spacy.blank("xx")
+    matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
+    negatable: set[str] = set()
+    cues: set[str] = set()
+    patterns: dict[str, list] = {ind: [] for ind in INDICATORS}
+    seen: dict[str, set] = {ind: set() for ind in INDICATORS}
+    for name, text in _lexicon_texts():
+        data = json.loads(text)
+        cues.update(normalize(c).text for c in data["negation_cues"])
+        unknown = set(data["indicators"]) - set(INDICATORS)
+        if unknown:
+            raise ValueError(f"lexicon {name}: unknown indicator ids {sorted(unknown)}")
+        for ind, spec in data["indicators"].items():
+            if spec.get("negatable"):
+                negatable.add(ind)
+            for phrase in spec["phrases"]:
+                key = normalize(phrase).text
+                if key and key not in seen[ind]:
+                    seen[ind].add(key)
+                    patterns[ind].append(nlp.make_doc(key))
+    for ind, docs in patterns.items():
+        if docs:
+            matcher.add(ind, docs)
+    fp = lexicon_fingerprint()
+    return Lexicon(fp["version"], fp["sha256"], matcher, frozenset(negatable), frozenset(cues), nlp)
+
+
+def match_lexicon(norms: list[Normalized]) -> list[list[Hit]]:
+    """Lexicon hits for a batch of normalised ads (one list of hits per ad)."""
+    lex = load_lexicon()
+    docs = lex.nlp.tokenizer.pipe((n.text for n in norms), batch_size=256)
+    return [_doc_hits(doc, norm, lex) for doc, norm in zip(docs, norms, strict=True)]
+
+
+def _doc_hits(doc, norm: Normalized, lex: Lexicon) -> list[Hit]:
+    matches = lex.matcher(doc)
+    if not matches:
+        return []
+    vocab = doc.vocab.strings
+    # Keep, per indicator, the longest match among overlapping ones ("processing fee" over "fee").
+    best: dict[tuple[str, int], tuple[int, int]] = {}
+    for match_id, start, end in matches:
+        ind = vocab[match_id]
+        key = (ind, start)
+        if key not in best or end > best[key][1]:
+            best[key] = (start, end)
+    spans = sorted(((ind, s, e) for (ind, _), (s, e) in best.items()), key=lambda x: (x[1], -x[2]))
+    hits, covered = [], {}
+    for ind, s, e in spans:
+        if any(cs <= s and e <= ce for cs, ce in covered.get(ind, [])):
+            continue
+        covered.setdefault(ind, []).append((s, e))
+        negated = ind in lex.negatable and _negated(doc, s, e, lex.negation_cues)
+        span = doc[s:e]
+        start, end = norm.to_original(span.start_char, span.end_char)
+        hits.append(Hit(ind, start, end, "lexicon:" + span.text, negated, e - s > 1))
+    return hits
+
+
+def _negated(doc, start: int, end: int, cues: frozenset) -> bool:
+    if any(t.text in cues for t in doc[start:end]):
+        return False  # the cue is part of the phrase itself ("no protector", "chutti nahi")
+    i = start - 1
+    while i >= max(0, start - _NEG_WINDOW_BEFORE) and doc[i].text not in _CLAUSE_BREAK:
+        if doc[i].text in cues:
+            return True
+        i -= 1
+    j = end
+    while j < min(len(doc), end + _NEG_WINDOW_AFTER) and doc[j].text not in _CLAUSE_BREAK:
+        if doc[j].text in cues:
+            return True
+        j += 1
+    return False
+
+
+def entity_hits(norm_text: str, entities: dict) -> list[Hit]:
+    """Rules on extracted entities: high pay, child ages, narrow ages for young women."""
+    hits: list[Hit] = []
+    text = norm_text
+    skilled = bool(_SKILLED_RE.search(text))
+    for m in entities["money"]:
+        per_month = m.get("pkr_per_month")
+        if per_month and per_month >= UNREALISTIC_PKR_PER_MONTH and not skilled:
+            hits.append(
+                Hit("unrealistic_pay", m["start"], m["end"], "entity:pay>=250k/month", multiword=True)
+            )
+    female = bool(_FEMALE_RE.search(text))
+    for a in entities["ages"]:
+        s, e = a["start"], a["end"]
+        if a["min"] < 18:
+            hits.append(Hit("minor_targeted", s, e, "entity:age<18", multiword=True))
+        elif female and a["max"] <= 30 and a["max"] - a["min"] <= 12:
+            hits.append(Hit("gender_age_targeting", s, e, "entity:young-women-age-range", multiword=True))
+    return hits
+

@@ -1,0 +1,151 @@
+"""Score ads: normalise, identify the language, extract entities, match rules, run the model,
+and build the scored-ad records of ../shared/spec/interface.md.
+
+`score_records(records, model)` is the library entry point; it never raises for a bad row:
+the row comes back with `error` set and every other field present.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+from inference.entities import extract_entities
+from inference.features import AdAnalysis
+from inference.labels import INDICATORS
+from inference.langid import identify
+from inference.model import Model
+from inference.normalize import normalize
+from inference.rules import entity_hits, match_lexicon
+
+MAX_TEXT_CHARS = 200_000
+OUTPUT_FIELDS = ("id", "risk", "band", "lang", "indicators", "entities", "model", "error")
+_EMPTY_ENTITIES = {
+    "phones": [], "whatsapp": [], "emails": [], "urls": [], "handles": [], "money": [],
+    "ages": [], "locations": [], "licences": [],
+}
+
+
+def derive_id(text: str) -> str:
+    """A stable id from the ad's content (same text, same id, on any machine)."""
+    return "ad-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def analyze(texts: list[str]) -> list[AdAnalysis]:
+    """Everything the rules find in each text (shared with training, see features.py)."""
+    norms = [normalize(t) for t in texts]
+    lex_hits = match_lexicon(norms)
+    out = []
+    for norm, hits in zip(norms, lex_hits, strict=True):
+        entities = extract_entities(norm)
+        hits = hits + entity_hits(norm.text, entities)
+        out.append(AdAnalysis(norm.text, identify(norm.text), entities, hits))
+    return out
+
+
+def check_text(record: dict) -> str | None:
+    """Why this input row cannot be scored, or None when it can."""
+    if "text" not in record:
+        return "missing field 'text': every ad needs its text (fields found: %s)" % ", ".join(
+            sorted(map(str, record))[:20]
+        )
+    text = record["text"]
+    if not isinstance(text, str):
+        return f"field 'text' must be a string, found {type(text).__name__}"
+    if not text.strip():
+        return "field 'text' is empty"
+    if len(text) > MAX_TEXT_CHARS:
+        return (
+            f"text is {len(text):,} characters, over the {MAX_TEXT_CHARS:,} limit; "
+            "an ad this long is likely a scraping error: split or trim it"
+        )
+    if any("\ud800" <= c <= "\udfff" for c in text):
+        return "text is not valid UTF-8 (undecodable bytes); re-encode the source as UTF-8"
+    return None
+
+
+def error_row(record: dict, error: str, model: Model | None) -> dict:
+    """An output row for an ad that could not be scored: all fields present, `error` set."""
+    row = dict(record)
+    if not isinstance(row.get("id"), str) or not row.get("id"):
+        text = record.get("text")
+        row["id"] = derive_id(text) if isinstance(text, str) else row.get("id") or None
+        if row["id"] is not None and not isinstance(row["id"], str):
+            row["id"] = str(row["id"])
+    row.update(
+        risk=None,
+        band=None,
+        lang=None,
+        indicators=[],
+        entities=dict(_EMPTY_ENTITIES),
+        model=model.info if model else None,
+        error=error,
+    )
+    return row
+
+
+def score_records(records: Iterable[dict], model: Model) -> list[dict]:
+    """Score a batch of input records (dicts with at least `text`); one output per input."""
+    records = list(records)
+    results: list[dict | None] = [None] * len(records)
+    ok_idx, texts = [], []
+    for i, rec in enumerate(records):
+        problem = check_text(rec)
+        if problem:
+            results[i] = error_row(rec, problem, model)
+        else:
+            ok_idx.append(i)
+            texts.append(rec["text"])
+    if texts:
+        try:
+            analyses = analyze(texts)
+            probs = model.predict(analyses)
+        except Exception:  # noqa: BLE001 - one bad ad must not sink the batch: retry singly
+            analyses, probs = None, None
+        for k, i in enumerate(ok_idx):
+            if analyses is None:
+                results[i] = _score_one_safely(records[i], model)
+            else:
+                results[i] = _build_row(records[i], analyses[k], probs[k], model)
+    return results  # type: ignore[return-value]
+
+
+def _score_one_safely(record: dict, model: Model) -> dict:
+    try:
+        analysis = analyze([record["text"]])
+        return _build_row(record, analysis[0], model.predict(analysis)[0], model)
+    except Exception as exc:  # noqa: BLE001 - reported in the row, never lost
+        return error_row(record, f"internal error while scoring: {type(exc).__name__}: {exc}", model)
+
+
+def _build_row(record: dict, a: AdAnalysis, probs, model: Model) -> dict:
+    row = dict(record)
+    if row.get("lang") is not None:
+        row["input_lang"] = row.pop("lang")
+    rid = row.get("id")
+    row["id"] = str(rid) if rid not in (None, "") else derive_id(record["text"])
+    risk = float(probs[0])
+    thresholds = model.contract.indicator_thresholds
+    indicators = []
+    for j, ind in enumerate(INDICATORS, start=1):
+        p = float(probs[j])
+        if p < thresholds[ind]:
+            continue
+        evidence, seen = [], set()
+        for h in a.hits:
+            if h.indicator == ind and not h.negated and (h.start, h.end) not in seen:
+                seen.add((h.start, h.end))
+                evidence.append({"start": h.start, "end": h.end, "text": record["text"][h.start : h.end]})
+        evidence.sort(key=lambda e: e["start"])
+        indicators.append({"id": ind, "score": round(p, 4), "evidence": evidence})
+    indicators.sort(key=lambda x: -x["score"])
+    row.update(
+        risk=round(risk, 4),
+        band=model.band(risk),
+        lang=a.lang,
+        indicators=indicators,
+        entities=a.entities,
+        model=model.info,
+        error=None,
+    )
+    return row

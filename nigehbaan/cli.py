@@ -1,0 +1,148 @@
+"""The `nigehbaan` command line: a thin layer that parses arguments and calls library functions.
+
+Each subcommand imports its library lazily, so `nigehbaan --help` stays fast and importing this
+module does no work. `main(argv)` returns the exit status (see ../shared/spec/interface.md):
+0 every row scored, 1 some rows carry an error, 2 usage error or unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from inference.errors import UsageError
+from nigehbaan import __version__
+
+EXIT_OK, EXIT_ROW_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def _add_score(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "score",
+        help="score ads from a JSONL/CSV/Parquet file",
+        description="Score ads. INPUT and OUTPUT may be .jsonl, .csv or .parquet (by extension); "
+        "'-' reads stdin / writes stdout as JSONL.",
+    )
+    p.add_argument("input", help="ads file (.jsonl, .csv, .parquet) or '-' for stdin JSONL")
+    p.add_argument("-o", "--output", default="-", help="scored file or '-' for stdout (default)")
+    p.add_argument("--model", default=None, help="model directory (default: the bundled model)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a killed run: keep the rows already in OUTPUT and score the rest",
+    )
+    p.add_argument("--batch-size", type=int, default=256, help="ads scored together (default 256)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="scoring processes (default: up to 2 cores)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--quiet", action="store_true", help="no summary on stderr")
+    p.set_defaults(func=_run_score)
+
+
+def _run_score(args: argparse.Namespace) -> int:
+    from inference.batch import score_file
+
+    summary = score_file(
+        args.input,
+        args.output,
+        model_dir=args.model,
+        resume=args.resume,
+        batch_size=args.batch_size,
+        progress=not args.no_progress,
+        workers=args.workers,
+    )
+    if not args.quiet:
+        print(summary.format(), file=sys.stderr)
+    return EXIT_ROW_ERRORS if summary.errors else EXIT_OK
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model from a config",
+        description="Train a model from configs/NAME.yaml; key=value pairs override config fields "
+        "(e.g. max_steps=10 output_dir=runs/x).",
+    )
+    p.add_argument("--config", required=True, help="YAML config, e.g. configs/default.yaml")
+    p.add_argument("overrides", nargs="*", help="key=value overrides of config fields")
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from training.config import load_config
+    from training.train import train
+
+    cfg = load_config(args.config, args.overrides)
+    out = train(cfg)
+    print(f"model written to {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="metrics and plots for a model on labelled data",
+        description="Evaluate a model on labelled ads (corpus schema JSONL). With --report, "
+        "writes report.md, metrics.json and PNG plots there.",
+    )
+    p.add_argument("--model", default=None, help="model directory (default: the bundled model)")
+    p.add_argument("--data", required=True, help="labelled JSONL (corpus schema)")
+    p.add_argument("--report", default=None, help="directory for report.md, metrics.json, plots")
+    p.add_argument(
+        "--external",
+        default="auto",
+        help="folder of public datasets for external checks ('auto': ../shared/datasets if "
+        "present; 'none' to skip)",
+    )
+    p.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from training.evaluate import evaluate_cli
+
+    return evaluate_cli(args.model, args.data, args.report, args.external)
+
+
+def _add_review(sub: argparse._SubParsersAction) -> None:
+    from review.cli import add_parser
+
+    add_parser(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nigehbaan",
+        description="Find signs of trafficking, deceptive recruitment, smuggling and child "
+        "exploitation in Urdu, Roman Urdu and English ads.",
+    )
+    parser.add_argument("--version", action="version", version=f"nigehbaan {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_score(sub)
+    _add_train(sub)
+    _add_evaluate(sub)
+    _add_review(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"nigehbaan {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

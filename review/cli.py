@@ -1,0 +1,199 @@
+"""`nigehbaan review ...`: import scores, add users, serve the web app, export decisions.
+
+Importing this module is cheap: FastAPI, uvicorn and argon2 are imported inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import ipaddress
+import logging
+import sys
+
+from inference.errors import UsageError
+
+log = logging.getLogger(__name__)
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the `review` command and its subcommands to the top-level subparsers `sub`."""
+    review = sub.add_parser(
+        "review",
+        help="the analysts' review app",
+        description="Review flagged ads in a web app and keep every decision in an audit log. "
+        "Typical use: import scores, add users, serve, then export decisions for training.",
+    )
+    review.set_defaults(func=lambda args: _usage(review))
+    cmds = review.add_subparsers(dest="review_command", metavar="SUBCOMMAND")
+
+    def command(name: str, help: str, description: str) -> argparse.ArgumentParser:
+        p = cmds.add_parser(name, help=help, description=description)
+        p.add_argument(
+            "--db", default="review.db", help="review database, SQLite (default review.db)"
+        )
+        return p
+
+    p = command(
+        "import",
+        "load `nigehbaan score` output",
+        "Load scored ads (.jsonl, .csv or .parquet). Re-importing the same or a re-scored file "
+        "updates ads by id and never duplicates them; decisions are kept. Rows with a scoring "
+        "error are imported in the 'unscored' band.",
+    )
+    p.add_argument("scored_file", help="output of `nigehbaan score`")
+    p.set_defaults(func=_run_import)
+
+    p = command("adduser", "add an analyst or supervisor", "Add a user; the password is asked for.")
+    p.add_argument("name", help="user name")
+    p.add_argument(
+        "--role", required=True, choices=["analyst", "supervisor"], help="analyst or supervisor"
+    )
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.add_argument(
+        "--update", action="store_true", help="change an existing user's role and password"
+    )
+    p.set_defaults(func=_run_adduser)
+
+    p = command("serve", "run the web app", "Serve the review app (open http://HOST:PORT/).")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--secret-key-file",
+        default=None,
+        help="file with the cookie-signing key "
+        "(default: a key generated once and kept in the database)",
+    )
+    p.add_argument("--ssl-certfile", default=None, help="TLS certificate: serve HTTPS")
+    p.add_argument("--ssl-keyfile", default=None, help="TLS private key for --ssl-certfile")
+    p.set_defaults(func=_run_serve)
+
+    p = command(
+        "export",
+        "write decisions as labelled ads for training",
+        "Write decided ads as labelled JSONL in the corpus schema, ready for `nigehbaan train`: "
+        "confirmed -> risk 1, dismissed -> risk 0. Escalated and undecided ads are NOT exported.",
+    )
+    p.add_argument("out", help="output .jsonl ('-' for stdout)")
+    p.set_defaults(func=_run_export)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from review.db import connect
+    from review.importer import import_file
+
+    conn = connect(args.db, create=True)
+    try:
+        summary = import_file(conn, args.scored_file)
+    finally:
+        conn.close()
+    print(f"{args.db}: {summary.format()}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "password: expected a terminal to prompt on, found none. Fix: pipe the password "
+            "with --password-stdin."
+        )
+    first = getpass.getpass(f"Password for {args.name}: ")
+    if first != getpass.getpass("Again: "):
+        raise UsageError("password: the two entries differ. Fix: run the command again.")
+    return first
+
+
+def _run_adduser(args: argparse.Namespace) -> int:
+    from review.auth import add_user
+    from review.db import connect
+
+    password = _read_password(args)
+    conn = connect(args.db, create=True)
+    try:
+        add_user(conn, args.name, args.role, password, update=args.update)
+    finally:
+        conn.close()
+    print(
+        f"{args.db}: {'updated' if args.update else 'added'} {args.role} {args.name}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from review.app import create_app
+    from review.db import connect, secret_key
+
+    if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
+        raise UsageError(
+            "TLS: expected both --ssl-certfile and --ssl-keyfile, found one. Fix: pass both."
+        )
+    conn = connect(args.db)
+    try:
+        if not conn.execute("SELECT 1 FROM users LIMIT 1").fetchone():
+            raise UsageError(
+                f"{args.db} has no users: nobody could log in. Fix: "
+                f"nigehbaan review adduser NAME --role supervisor --db {args.db}"
+            )
+        secret = secret_key(conn, args.secret_key_file)
+    finally:
+        conn.close()
+    https = bool(args.ssl_certfile)
+    if not _is_loopback(args.host):
+        log.warning(
+            "listening on %s: other machines can reach the app%s",
+            args.host,
+            ""
+            if https
+            else " over plain HTTP (passwords and ads travel unencrypted; use "
+            "--ssl-certfile/--ssl-keyfile)",
+        )
+    # A server on loopback only answers to loopback names, which defeats DNS rebinding.
+    hosts = ["127.0.0.1", "localhost", "[::1]", "::1"] if _is_loopback(args.host) else None
+    app = create_app(args.db, secret, secure_cookies=https, allowed_hosts=hosts)
+    print(
+        f"serving {args.db} on http{'s' if https else ''}://{args.host}:{args.port}/",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
+        server_header=False,
+    )
+    return EXIT_OK
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from review.db import connect
+    from review.export import export_labelled
+
+    conn = connect(args.db)
+    try:
+        summary = export_labelled(conn, args.out)
+    finally:
+        conn.close()
+    print(f"{args.out}: {summary.format()}", file=sys.stderr)
+    return EXIT_OK

@@ -1,0 +1,106 @@
+"""Write analysts' decisions as labelled ads in the corpus schema, ready for `nigehbaan train`.
+
+Confirmed ads become risk 1 and dismissed ads risk 0. Escalated and undecided ads are left
+out: nobody has settled them yet. Indicators are the model's with the analyst's corrections
+applied; spans are the model's evidence for the indicators that were kept (an indicator the
+analyst added has no span, since the analyst marked the ad, not a passage).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from review.scored import corrected_indicators, valid_evidence
+
+
+@dataclass
+class ExportSummary:
+    """Counts of what was written and what was left out."""
+
+    confirmed: int = 0
+    dismissed: int = 0
+    left_out: int = 0
+
+    def format(self) -> str:
+        """One line for the terminal."""
+        return (
+            f"wrote {self.confirmed + self.dismissed} labelled ads ({self.confirmed} confirmed "
+            f"-> risk 1, {self.dismissed} dismissed -> risk 0); {self.left_out} escalated or "
+            f"undecided ads left out"
+        )
+
+
+def labelled_rows(conn: sqlite3.Connection):
+    """Yield one corpus-schema dict per confirmed or dismissed ad, ordered by id."""
+    rows = conn.execute(
+        "SELECT a.id, a.text, a.lang, a.platform, a.status, a.scored_json, d.at, d.removed_json, "
+        "d.added_json, u.name FROM ads a JOIN decisions d ON d.id = a.decision_id "
+        "JOIN users u ON u.id = d.user_id "
+        "WHERE a.status IN ('confirmed', 'dismissed') ORDER BY a.id"
+    )
+    for r in rows:
+        scored = json.loads(r["scored_json"])
+        removed = set(json.loads(r["removed_json"]))
+        indicators = corrected_indicators(scored, removed, json.loads(r["added_json"]))
+        spans = [
+            {"indicator": ind["id"], **ev}
+            for ind in scored.get("indicators") or []
+            if ind.get("id") not in removed
+            for ev in valid_evidence(r["text"], ind.get("evidence"))
+        ]
+        yield {
+            "id": r["id"],
+            "text": r["text"],
+            "lang": r["lang"],
+            "platform": r["platform"],
+            "risk": 1 if r["status"] == "confirmed" else 0,
+            "indicators": indicators,
+            "spans": spans,
+            "source": "review",
+            "family": r["id"],
+            "reviewed_by": r["name"],
+            "reviewed_at": r["at"],
+            "decision": r["status"],
+        }
+
+
+def export_labelled(conn: sqlite3.Connection, out: str | Path) -> ExportSummary:
+    """Write the labelled ads to `out` (JSONL; `-` for stdout).
+
+    The file is written beside its destination and renamed into place, so a half-written
+    export never passes for a finished one.
+    """
+    if str(out) == "-":
+        return _write(conn, sys.stdout)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            summary = _write(conn, fh)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return summary
+
+
+def _write(conn: sqlite3.Connection, fh: TextIO) -> ExportSummary:
+    summary = ExportSummary()
+    for row in labelled_rows(conn):
+        if row["risk"]:
+            summary.confirmed += 1
+        else:
+            summary.dismissed += 1
+        fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    summary.left_out = conn.execute(
+        "SELECT COUNT(*) FROM ads WHERE status NOT IN ('confirmed', 'dismissed')"
+    ).fetchone()[0]
+    return summary

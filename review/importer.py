@@ -1,0 +1,226 @@
+"""Load `nigehbaan score` output into the review database.
+
+Re-importing is an upsert keyed on the ad id: an unchanged row is left alone, a changed
+(re-scored) row replaces the stored score and bumps the ad's version, and an analyst's decision
+is kept. Rows the scorer could not score (`error` set) are imported in the `unscored` band so
+an analyst can still see them; they sort after every scored ad.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inference.errors import UsageError
+from review.db import transaction, utcnow
+from review.labels import BANDS, INDICATORS, UNSCORED_BAND
+from review.scored import entity_values
+
+log = logging.getLogger(__name__)
+
+BATCH = 2000  # rows per write transaction: short enough that the web app's writes get through
+_NESTED = ("indicators", "entities", "model")
+
+
+@dataclass
+class ImportSummary:
+    """What an import did."""
+
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    unscored: int = 0
+    unknown_indicators: set[str] = field(default_factory=set)
+
+    def format(self) -> str:
+        """One line for the terminal."""
+        line = (
+            f"read {self.read} rows: {self.inserted} new, {self.updated} updated, "
+            f"{self.unchanged} unchanged; {self.unscored} carry a scoring error (imported "
+            f"in the '{UNSCORED_BAND}' band)"
+        )
+        if self.unknown_indicators:
+            line += (
+                f"; unknown indicator ids kept as-is: {', '.join(sorted(self.unknown_indicators))}"
+            )
+        return line
+
+
+def read_scored(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (row number, row) from a scored file: .jsonl/.ndjson, or .csv/.parquet via pyarrow.
+
+    In CSV and Parquet the nested fields (indicators, entities, model) may be JSON strings.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(
+            f"scored file not found: expected the output of `nigehbaan score`, found nothing "
+            f"at {path}. Fix: check the path."
+        )
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        yield from _read_jsonl(path)
+    elif suffix in (".csv", ".parquet"):
+        yield from _read_table(path, suffix)
+    else:
+        raise UsageError(
+            f"{path}: expected a .jsonl, .csv or .parquet file, found '{suffix or 'no suffix'}'. "
+            f"Fix: write the scores with `nigehbaan score INPUT -o scored.jsonl`."
+        )
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UsageError(
+                    f"{path}:{n}: expected one JSON object per line, found invalid JSON ({exc}). "
+                    f"Fix: re-create the file with `nigehbaan score`; rows before line {n} "
+                    f"were imported and re-importing will not duplicate them."
+                ) from exc
+            if not isinstance(row, dict):
+                raise UsageError(f"{path}:{n}: expected a JSON object, found {type(row).__name__}.")
+            yield n, row
+
+
+def _read_table(path: Path, suffix: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    try:
+        table = pacsv.read_csv(path) if suffix == ".csv" else pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for unreadable files
+        raise UsageError(f"cannot read {path}: {exc}. Fix: pass a valid {suffix} file.") from exc
+    for n, row in enumerate(table.to_pylist(), 1):
+        for key in _NESTED:
+            if isinstance(row.get(key), str):
+                try:
+                    row[key] = json.loads(row[key])
+                except json.JSONDecodeError as exc:
+                    raise UsageError(
+                        f"{path} row {n}: expected column '{key}' to hold JSON, found "
+                        f"{row[key][:40]!r}."
+                    ) from exc
+        yield n, row
+
+
+def _record(n: int, row: dict[str, Any], summary: ImportSummary) -> tuple:
+    """Validate one scored row and return the `ads` column values."""
+    where = f"row {n}"
+    if row.get("id") in (None, "") or not isinstance(row.get("text"), str):
+        raise UsageError(
+            f"{where}: expected the scored-ad fields 'id' and 'text', found keys "
+            f"{sorted(row)[:12]}. Fix: import the output of `nigehbaan score`, not the raw ads."
+        )
+    error = row.get("error") or None
+    band = row.get("band")
+    risk = row.get("risk")
+    if error:
+        summary.unscored += 1
+        band, risk = UNSCORED_BAND, None
+    elif band not in BANDS or not isinstance(risk, int | float) or not 0 <= risk <= 1:
+        raise UsageError(
+            f"{where} (id {row['id']}): expected risk in 0..1 and band in {list(BANDS)}, found "
+            f"risk={risk!r}, band={band!r}. Fix: re-score the file with `nigehbaan score`."
+        )
+    indicators = row.get("indicators") or []
+    if not isinstance(indicators, list) or not all(isinstance(i, dict) for i in indicators):
+        raise UsageError(
+            f"{where} (id {row['id']}): expected 'indicators' to be a list of objects "
+            f'{{"id", "score", "evidence"}}, found {str(indicators)[:60]!r}. Fix: re-score the file.'
+        )
+    for ind in indicators:
+        if ind.get("id") not in INDICATORS:
+            summary.unknown_indicators.add(str(ind.get("id")))
+    model = row.get("model") if isinstance(row.get("model"), dict) else {}
+    canonical = json.dumps(row, sort_keys=True, ensure_ascii=False, default=str)
+    return (
+        str(row["id"]),
+        row["text"],
+        None if risk is None else float(risk),
+        -1.0 if risk is None else float(risk),
+        band,
+        str(row.get("lang") or "und"),
+        str(row.get("platform") or ""),
+        " ".join(str(model.get(k, "")) for k in ("name", "version")).strip(),
+        error,
+        canonical,
+        hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+    )
+
+
+def _write(conn: sqlite3.Connection, batch: list[tuple[tuple, dict]], s: ImportSummary) -> None:
+    ids = list({rec[0] for rec, _ in batch})
+    marks = ",".join("?" * len(ids))
+    with transaction(conn):
+        known = dict(
+            conn.execute(f"SELECT id, content_hash FROM ads WHERE id IN ({marks})", ids).fetchall()
+        )
+        now = utcnow()
+        for rec, row in batch:
+            ad_id, digest = rec[0], rec[-1]
+            if known.get(ad_id) == digest:
+                s.unchanged += 1
+                continue
+            if ad_id in known:
+                conn.execute(
+                    "UPDATE ads SET text=?, risk=?, rank=?, band=?, lang=?, platform=?, "
+                    "model_version=?, error=?, scored_json=?, content_hash=?, "
+                    "version=version+1, imported_at=? WHERE id=?",
+                    (*rec[1:], now, ad_id),
+                )
+                conn.execute("DELETE FROM ad_indicators WHERE ad_id=?", (ad_id,))
+                conn.execute("DELETE FROM ad_entities WHERE ad_id=?", (ad_id,))
+                s.updated += 1
+            else:
+                conn.execute(
+                    "INSERT INTO ads (id, text, risk, rank, band, lang, platform, model_version, "
+                    "error, scored_json, content_hash, imported_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (*rec, now),
+                )
+                s.inserted += 1
+            known[ad_id] = digest
+            conn.executemany(
+                "INSERT OR REPLACE INTO ad_indicators (ad_id, indicator, score) VALUES (?,?,?)",
+                [(ad_id, str(i.get("id")), i.get("score")) for i in row.get("indicators") or []],
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO ad_entities (kind, value, ad_id) VALUES (?,?,?)",
+                [(k, v, ad_id) for k, v in entity_values(row.get("entities"))],
+            )
+
+
+def import_rows(
+    conn: sqlite3.Connection, rows: Iterable[tuple[int, dict[str, Any]]]
+) -> ImportSummary:
+    """Upsert numbered scored rows into the database; see the module docstring for the rules."""
+    summary = ImportSummary()
+    batch: list[tuple[tuple, dict]] = []
+    for n, row in rows:
+        summary.read += 1
+        batch.append((_record(n, row, summary), row))
+        if len(batch) >= BATCH:
+            _write(conn, batch, summary)
+            batch = []
+    if batch:
+        _write(conn, batch, summary)
+    if summary.unknown_indicators:
+        log.warning("unknown indicator ids: %s", ", ".join(sorted(summary.unknown_indicators)))
+    return summary
+
+
+def import_file(conn: sqlite3.Connection, path: str | Path) -> ImportSummary:
+    """Import a scored file (see `read_scored` for the formats)."""
+    return import_rows(conn, read_scored(path))

@@ -1,0 +1,178 @@
+"""The triage queue: filters and keyset pagination in risk order.
+
+Ads are ordered by (rank, id) descending, rank being the risk. Pages continue from the last
+row seen (`WHERE (rank, id) < (?, ?)`) instead of using OFFSET, so page 2,000 of a 100,000-ad
+queue costs the same as page 1: SQLite walks the (status, rank, id) or (rank, id) index from
+the cursor. See benchmarks/review_queue.py for the measurement.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from urllib.parse import urlencode
+
+from review.labels import BANDS, INDICATORS, LANGS, STATUSES, UNSCORED_BAND
+
+PAGE_SIZE = 50
+_ALL = "all"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the analyst narrowed the queue to. Empty means no filter; status defaults to the
+    undecided ads, `all` shows every status."""
+
+    band: str = ""
+    lang: str = ""
+    indicator: str = ""
+    platform: str = ""
+    status: str = "new"
+    q: str = ""
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> Filters:
+        """Build from query parameters, dropping values outside the known vocabularies."""
+
+        def pick(key: str, allowed: tuple[str, ...]) -> str:
+            value = params.get(key, "")
+            return value if value in allowed else ""
+
+        status = params.get("status", "new")
+        return cls(
+            band=pick("band", (*BANDS, UNSCORED_BAND)),
+            lang=pick("lang", LANGS),
+            indicator=pick("indicator", INDICATORS),
+            platform=params.get("platform", "")[:100],
+            status=status if status in (*STATUSES, _ALL) else "new",
+            q=params.get("q", "").strip()[:200],
+        )
+
+    def params(self) -> dict[str, str]:
+        """The non-default values, for links that keep the analyst's filters."""
+        return {k: v for k, v in asdict(self).items() if v and not (k == "status" and v == "new")}
+
+    def query_string(self, **extra: str) -> str:
+        """`?band=high&...` (empty string when nothing is set)."""
+        params = {**self.params(), **{k: v for k, v in extra.items() if v}}
+        return "?" + urlencode(params) if params else ""
+
+    def where(self) -> tuple[str, list]:
+        """SQL condition on table alias `a` and its arguments."""
+        parts, args = ["1"], []
+        if self.status != _ALL:
+            parts.append("a.status = ?")
+            args.append(self.status)
+        for column in ("band", "lang", "platform"):
+            value = getattr(self, column)
+            if value:
+                parts.append(f"a.{column} = ?")
+                args.append(value)
+        if self.indicator:
+            parts.append(
+                "EXISTS (SELECT 1 FROM ad_indicators i WHERE i.ad_id = a.id AND i.indicator = ?)"
+            )
+            args.append(self.indicator)
+        if self.q:
+            escaped = self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            parts.append("(a.text LIKE ? ESCAPE '\\' OR a.id = ?)")
+            args += [f"%{escaped}%", self.q]
+        return " AND ".join(parts), args
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the queue with the cursors for the pages either side."""
+
+    rows: list[sqlite3.Row]
+    total: int
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def encode_cursor(rank: float, ad_id: str) -> str:
+    """A cursor naming a position in the queue order; repr keeps the float exact."""
+    return f"{rank!r}:{ad_id}"
+
+
+def decode_cursor(cursor: str | None) -> tuple[float, str] | None:
+    """The (rank, id) in a cursor, or None if it is missing or malformed."""
+    if not cursor or ":" not in cursor:
+        return None
+    rank, ad_id = cursor.split(":", 1)
+    try:
+        return float(rank), ad_id
+    except ValueError:
+        return None
+
+
+_COLUMNS = (
+    "a.id, substr(a.text, 1, 240) AS snippet, a.risk, a.rank, a.band, a.lang, a.platform, "
+    "a.status, a.error, (SELECT group_concat(i.indicator, ' ') FROM ad_indicators i "
+    "WHERE i.ad_id = a.id) AS indicators"
+)
+
+
+def _fetch(conn, where, args, op, order, key, limit) -> list[sqlite3.Row]:
+    cond = f"{where} AND (a.rank, a.id) {op} (?, ?)" if key else where
+    return conn.execute(
+        f"SELECT {_COLUMNS} FROM ads a WHERE {cond} ORDER BY a.rank {order}, a.id {order} LIMIT ?",
+        [*args, *(key or ()), limit],
+    ).fetchall()
+
+
+def queue_page(
+    conn: sqlite3.Connection,
+    filters: Filters,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """The page after cursor `after` (or before `before`; or the first page)."""
+    where, args = filters.where()
+    before_key, after_key = decode_cursor(before), decode_cursor(after)
+    if before_key:
+        rows = _fetch(conn, where, args, ">", "ASC", before_key, limit + 1)
+        has_prev = len(rows) > limit
+        rows = list(reversed(rows[:limit]))
+        has_next = True
+    else:
+        rows = _fetch(conn, where, args, "<", "DESC", after_key, limit + 1)
+        has_next = len(rows) > limit
+        rows = rows[:limit]
+        has_prev = (
+            bool(after_key)
+            and bool(rows)
+            and bool(_fetch(conn, where, args, ">", "ASC", (rows[0]["rank"], rows[0]["id"]), 1))
+        )
+    total = conn.execute(f"SELECT COUNT(*) FROM ads a WHERE {where}", args).fetchone()[0]
+    return Page(
+        rows=rows,
+        total=total,
+        next_cursor=encode_cursor(rows[-1]["rank"], rows[-1]["id"]) if rows and has_next else None,
+        prev_cursor=encode_cursor(rows[0]["rank"], rows[0]["id"]) if rows and has_prev else None,
+    )
+
+
+def neighbours(
+    conn: sqlite3.Connection, filters: Filters, rank: float, ad_id: str
+) -> tuple[str | None, str | None]:
+    """Ids of the ads just before and just after (rank, ad_id) in the filtered queue.
+
+    Works even when the ad itself no longer matches the filters (it was just decided), which
+    is what lets keyboard triage step on to the next undecided ad.
+    """
+    where, args = filters.where()
+    prev = _fetch(conn, where, args, ">", "ASC", (rank, ad_id), 1)
+    nxt = _fetch(conn, where, args, "<", "DESC", (rank, ad_id), 1)
+    return (prev[0]["id"] if prev else None, nxt[0]["id"] if nxt else None)
+
+
+def facet_values(conn: sqlite3.Connection, column: str) -> list[str]:
+    """Distinct non-empty values of `lang` or `platform`, for the filter menus."""
+    assert column in ("lang", "platform")
+    return [
+        r[0]
+        for r in conn.execute(f"SELECT DISTINCT {column} FROM ads WHERE {column} != '' ORDER BY 1")
+    ]

@@ -1,0 +1,213 @@
+"""Pages and JSON for triage: the queue, one ad, deciding, shared contacts, the decision log."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Annotated
+from urllib.parse import parse_qsl, quote
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse
+
+from review import decisions as dec
+from review.highlight import highlight
+from review.queue import Filters, facet_values, neighbours, queue_page
+from review.scored import entity_values, model_indicator_ids
+from review.web import Conn, FormUser, LoggedIn, render
+
+router = APIRouter()
+
+# Entity kinds that identify a person or agent: the ad page links each value to every other ad
+# carrying it. Phones and WhatsApp numbers share one namespace (both E.164).
+LINKED_KINDS = ("phones", "whatsapp", "emails")
+_IN_LINKED = f"kind IN ({','.join('?' * len(LINKED_KINDS))})"
+
+
+def _ad_row(conn: sqlite3.Connection, ad_id: str) -> sqlite3.Row:
+    row = conn.execute(
+        "SELECT a.*, d.action, d.at, d.note, d.removed_json, d.added_json, u.name AS by_name "
+        "FROM ads a LEFT JOIN decisions d ON d.id = a.decision_id "
+        "LEFT JOIN users u ON u.id = d.user_id WHERE a.id = ?",
+        (ad_id,),
+    ).fetchone()
+    if row is None:
+        raise HTTPException(404, "No ad with that id.")
+    return row
+
+
+@router.get("/")
+def home(user: LoggedIn):
+    return RedirectResponse("/queue", status_code=303)
+
+
+@router.get("/queue")
+def queue(request: Request, user: LoggedIn, conn: Conn, after: str = "", before: str = ""):
+    filters = Filters.from_params(request.query_params)
+    page = queue_page(conn, filters, after=after or None, before=before or None)
+    return render(
+        request,
+        "queue.html",
+        filters=filters,
+        page=page,
+        langs=facet_values(conn, "lang"),
+        platforms=facet_values(conn, "platform"),
+    )
+
+
+def _entities(conn: sqlite3.Connection, ad_id: str, scored: dict) -> list[tuple[str, list]]:
+    """[(kind, [(value, number of other ads sharing it or None)])] in the scored ad's order."""
+    pairs = list(dict.fromkeys(entity_values(scored.get("entities"))))
+    linked = [v for k, v in pairs if k in LINKED_KINDS]
+    shared: dict[str, int] = {}
+    if linked:
+        shared = dict(
+            conn.execute(
+                f"SELECT value, COUNT(DISTINCT ad_id) FROM ad_entities WHERE {_IN_LINKED} "
+                f"AND value IN ({','.join('?' * len(linked))}) AND ad_id != ? GROUP BY value",
+                [*LINKED_KINDS, *linked, ad_id],
+            ).fetchall()
+        )
+    grouped: dict[str, list] = {}
+    for kind, value in pairs:
+        grouped.setdefault(kind, []).append(
+            (value, shared.get(value, 0) if kind in LINKED_KINDS else None)
+        )
+    return list(grouped.items())
+
+
+@router.get("/ads/{ad_id:path}")
+def ad_view(ad_id: str, request: Request, user: LoggedIn, conn: Conn):
+    ad = _ad_row(conn, ad_id)
+    scored = json.loads(ad["scored_json"])
+    filters = Filters.from_params(request.query_params)
+    text_html, skipped = highlight(ad["text"], scored.get("indicators"))
+    prev_id, next_id = neighbours(conn, filters, ad["rank"], ad["id"])
+    log = dec.history(conn, ad_id)
+    if not user.is_supervisor:
+        log = [d for d in log if d["by_name"] == user.name]  # analysts see their own entries
+    return render(
+        request,
+        "ad.html",
+        ad=ad,
+        scored=scored,
+        text_html=text_html,
+        skipped=skipped,
+        entities=_entities(conn, ad_id, scored),
+        linked_kinds=LINKED_KINDS,
+        filters=filters,
+        prev_id=prev_id,
+        next_id=next_id,
+        history=log,
+        removed=json.loads(ad["removed_json"] or "[]"),
+        added=json.loads(ad["added_json"] or "[]"),
+        can_decide=dec.can_decide(user, ad["status"]),
+        can_reopen=dec.can_reopen(user, ad["status"]),
+        model_ids=model_indicator_ids(scored),
+        legend=[
+            (
+                str(i.get("id")),
+                i.get("score") if isinstance(i.get("score"), int | float) else None,
+                len(i.get("evidence") or []),
+            )
+            for i in scored.get("indicators") or []
+        ],
+    )
+
+
+@router.post("/decide/{ad_id:path}")
+def decide(
+    ad_id: str,
+    request: Request,
+    user: FormUser,
+    conn: Conn,
+    action: Annotated[str, Form()],
+    version: Annotated[int, Form()],
+    note: Annotated[str, Form()] = "",
+    keep: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults
+    add: Annotated[list[str], Form()] = [],  # noqa: B006
+    corrections: Annotated[str, Form()] = "",
+    ret: Annotated[str, Form()] = "",
+):
+    filters = Filters.from_params(dict(parse_qsl(ret)))
+    try:
+        dec.decide(
+            conn,
+            user,
+            ad_id,
+            action,
+            version,
+            keep=keep if corrections else None,
+            add=add,
+            note=note,
+        )
+    except dec.NotFound:
+        raise HTTPException(404, "No ad with that id.") from None
+    except dec.NotAllowed as exc:
+        raise HTTPException(403, f"Not allowed: {exc}.") from None
+    except dec.Conflict as exc:
+        return render(
+            request,
+            "conflict.html",
+            409,
+            ad_id=ad_id,
+            current=exc.current,
+            action=action,
+            note=note,
+            filters=filters,
+        )
+    if action == "reopen":
+        return RedirectResponse(f"/ads/{quote(ad_id, safe='')}{filters.query_string()}", 303)
+    ad = _ad_row(conn, ad_id)
+    _, next_id = neighbours(conn, filters, ad["rank"], ad_id)
+    target = f"/ads/{quote(next_id, safe='')}" if next_id else "/queue"
+    return RedirectResponse(target + filters.query_string(), status_code=303)
+
+
+@router.get("/contact")
+def contact(request: Request, user: LoggedIn, conn: Conn, value: str = ""):
+    rows = conn.execute(
+        "SELECT a.id, substr(a.text, 1, 240) AS snippet, a.risk, a.band, a.lang, a.platform, "
+        "a.status FROM ads a WHERE a.id IN "
+        f"(SELECT ad_id FROM ad_entities WHERE {_IN_LINKED} AND value = ?) "
+        "ORDER BY a.rank DESC, a.id DESC LIMIT 500",
+        [*LINKED_KINDS, value],
+    ).fetchall()
+    return render(request, "contact.html", value=value, rows=rows)
+
+
+@router.get("/decisions")
+def decision_log(request: Request, user: LoggedIn, conn: Conn, before: int | None = None):
+    rows = dec.decision_log(conn, None if user.is_supervisor else user.id, before_id=before)
+    return render(request, "decisions.html", rows=rows, json_loads=json.loads)
+
+
+@router.get("/api/queue")
+def api_queue(request: Request, user: LoggedIn, conn: Conn, after: str = "", before: str = ""):
+    page = queue_page(
+        conn, Filters.from_params(request.query_params), after or None, before or None
+    )
+    return {
+        "total": page.total,
+        "next": page.next_cursor,
+        "prev": page.prev_cursor,
+        "ads": [
+            {k: r[k] for k in ("id", "risk", "band", "lang", "platform", "status")}
+            | {"indicators": (r["indicators"] or "").split()}
+            for r in page.rows
+        ],
+    }
+
+
+@router.get("/api/ads/{ad_id:path}")
+def api_ad(ad_id: str, user: LoggedIn, conn: Conn):
+    ad = _ad_row(conn, ad_id)
+    log = dec.history(conn, ad_id)
+    if not user.is_supervisor:
+        log = [d for d in log if d["by_name"] == user.name]
+    return {
+        "scored": json.loads(ad["scored_json"]),
+        "status": ad["status"],
+        "version": ad["version"],
+        "decisions": [dict(d) for d in log],
+    }
