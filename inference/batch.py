@@ -327,7 +327,7 @@ def _score_with(model: Model, batch: list[tuple]) -> list[tuple[int, dict]]:
     good = [(n, rec) for n, rec, err, raw in batch if err is None]
     scored = iter(score_records([rec for _, rec in good], model))
     out = []
-    for n, rec, err, raw in batch:
+    for n, _rec, err, raw in batch:
         if err is None:
             row = next(scored)
             if not row.get("id"):  # no id and no text to derive one from

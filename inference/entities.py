@@ -54,12 +54,14 @@ _MONEY_RE = re.compile(
     r"|days?|daily|rozana|weeks?|weekly|hafta|years?|yearly|annual|annually|salana|hours?|hr|ghanta)"
     + _LATIN_B + r"|\s?(?P<periodu>ماہانہ|ماہوار|مہینہ|مہینے|روزانہ|یومیہ|ہفتہ|سالانہ|گھنٹہ))?"
 )
+_SENTENCE_END_RE = re.compile(r"[.!?|\n;]\s|\n")
 _SALARY_CUE_RE = re.compile(
-    r"salary|salaries|pay|wage|tankh|income|kamai|earn|package|تنخواہ|سیلری|آمدنی|کمائی|اجرت"
+    r"salary|salaries|pay|wage|tankh|income|kamai|تنخواہ|سیلری|آمدنی|کمائی|اجرت"
 )
 _AGE_RES = [
     re.compile(
-        r"(?:age|ages|aged|umar|umer|umr|عمر)\s*(?:limit|hadd|حد)?\s*[:\-]?\s*(?:between\s*)?"
+        r"(?:age|ages|aged|umar|umer|umr|عمر|girls?|females?|ladies|larkiyan|larkiyon|larki"
+        r"|لڑکیاں|لڑکیوں|لڑکی)\s*(?:limit|hadd|حد)?\s*[:\-]?\s*(?:between\s*)?"
         r"(?P<lo>\d{1,2})\s*(?:-|to|se|sy|say|سے|تا|till|and)\s*(?P<hi>\d{1,2})"
     ),
     re.compile(
@@ -180,7 +182,7 @@ def _phones(norm: Normalized) -> tuple[list[str], list[str]]:
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         if e164 not in phones:
             phones.append(e164)
-        if (is_wa or any(start - 45 <= c <= end + 30 for c in cues)) and e164 not in whatsapp:
+        if (is_wa or any(_tied(text, start, end, c) for c in cues)) and e164 not in whatsapp:
             whatsapp.append(e164)
 
     for m in _WA_LINK_RE.finditer(text):  # wa.me links hold the number without '+'
@@ -201,6 +203,17 @@ def _phones(norm: Normalized) -> tuple[list[str], list[str]]:
         for match in matcher:
             add(match.number, cand.start() + match.start, cand.start() + match.end, False)
     return phones, whatsapp
+
+
+def _tied(text: str, start: int, end: int, cue: int) -> bool:
+    """A WhatsApp cue ties a number when it is close and no sentence ends between them."""
+    if start - 45 <= cue < start:
+        between = text[cue:start]
+    elif end <= cue <= end + 20:
+        between = text[end:cue]
+    else:
+        return start <= cue < end
+    return not _SENTENCE_END_RE.search(between)
 
 
 def money(norm: Normalized) -> list[dict]:

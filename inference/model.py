@@ -110,11 +110,15 @@ class Model:
         self.arrays = arrays or {}
         self._encoder = None
         if contract.kind in ("linear", "stack"):
-            a = self.arrays
-            self.W = sp.csc_matrix(
-                (a["W_data"], a["W_indices"], a["W_indptr"]), shape=(N_FEATURES, len(TARGETS))
-            ).tocsr()
-            self.b = a["b"]
+            # Stored compactly (the training columns seen twice or more, float16); expanded once
+            # here into a sparse (features x targets) matrix for fast products.
+            rows, W = self.arrays["W_rows"], self.arrays["W"].astype(np.float32)
+            k = len(TARGETS)
+            self.W = sp.csr_matrix(
+                (W.ravel(), (np.repeat(rows, k), np.tile(np.arange(k), len(rows)))),
+                shape=(N_FEATURES, k),
+            )
+            self.b = self.arrays["b"].astype(np.float32)
 
     @property
     def info(self) -> dict:
@@ -207,6 +211,6 @@ def load_model(folder: str | Path | None = None) -> Model:
     for name in ("linear.safetensors", "head.safetensors"):
         if (folder / name).is_file():
             arrays.update(load_file(str(folder / name)))
-    if contract.kind in ("linear", "stack") and "W_data" not in arrays:
+    if contract.kind in ("linear", "stack") and "W_rows" not in arrays:
         raise ModelContractError(f"{folder}: kind {contract.kind} needs linear.safetensors")
     return Model(contract, folder, arrays)

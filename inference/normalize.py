@@ -244,9 +244,9 @@ def _unleet(m: re.Match) -> str | None:
             continue
         prev_alpha = i > 0 and out[i - 1].isalpha()
         next_alpha = i + 1 < len(tok) and tok[i + 1].isalpha()
-        # Symbols need one letter beside them; digits need letters on both sides ("v1sa"),
-        # so amounts such as "5000rs" or "3lakh" keep their digits.
-        if (c in "@$" and (prev_alpha or next_alpha)) or (prev_alpha and next_alpha):
+        # Symbols need a letter before them (a leading '@' is a handle); digits need letters
+        # on both sides ("v1sa"), so amounts such as "5000rs" or "3lakh" keep their digits.
+        if (c in "@$" and prev_alpha) or (prev_alpha and next_alpha):
             out[i] = _LEET[c]
             changed = True
     return "".join(out) if changed else None

@@ -46,9 +46,8 @@ def analyze(texts: list[str]) -> list[AdAnalysis]:
 def check_text(record: dict) -> str | None:
     """Why this input row cannot be scored, or None when it can."""
     if "text" not in record:
-        return "missing field 'text': every ad needs its text (fields found: %s)" % ", ".join(
-            sorted(map(str, record))[:20]
-        )
+        found = ", ".join(sorted(map(str, record))[:20])
+        return f"missing field 'text': every ad needs its text (fields found: {found})"
     text = record["text"]
     if not isinstance(text, str):
         return f"field 'text' must be a string, found {type(text).__name__}"

@@ -105,6 +105,45 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return evaluate_cli(args.model, args.data, args.report, args.external)
 
 
+def _add_corpus(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "corpus",
+        help="build, validate and document the labelled corpus",
+        description="build: data/corpus/{authored,gold} -> data/corpus/v1 (families, splits, "
+        "augmentation, checksums); validate: check files against the corpus schema; "
+        "datasheet: regenerate the tables in data/README.md.",
+    )
+    p.add_argument("action", choices=["build", "validate", "datasheet"])
+    p.add_argument("files", nargs="*", help="validate: JSONL files (default: the built corpus)")
+    p.add_argument("--data-dir", default="data/corpus", help="corpus folder (default data/corpus)")
+    p.add_argument("--seed", type=int, default=13, help="split and augmentation seed")
+    p.set_defaults(func=_run_corpus)
+
+
+def _run_corpus(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from training import corpus, datasheet, schema
+
+    built = Path(args.data_dir) / corpus.CORPUS_VERSION
+    if args.action == "build":
+        manifest = corpus.build_corpus(args.data_dir, seed=args.seed)
+        for name, meta in manifest["files"].items():
+            print(f"{name}: {meta['rows']} rows  sha256 {meta['sha256'][:16]}", file=sys.stderr)
+        return EXIT_OK
+    if args.action == "datasheet":
+        datasheet.update_datasheet(Path(args.data_dir).parent / "README.md", built)
+        print("data/README.md tables regenerated", file=sys.stderr)
+        return EXIT_OK
+    files = args.files or sorted(str(p) for p in built.rglob("*.jsonl"))
+    problems = [p for f in files for p in schema.validate_file(f)]
+    problems += corpus.verify_manifest(built) if not args.files else []
+    for p in problems[:50]:
+        print(p, file=sys.stderr)
+    print(f"{len(files)} files, {len(problems)} problems", file=sys.stderr)
+    return EXIT_ROW_ERRORS if problems else EXIT_OK
+
+
 def _add_review(sub: argparse._SubParsersAction) -> None:
     from review.cli import add_parser
 
@@ -123,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_score(sub)
     _add_train(sub)
     _add_evaluate(sub)
+    _add_corpus(sub)
     _add_review(sub)
     return parser
 

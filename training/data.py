@@ -1,0 +1,60 @@
+"""Load corpus files as `datasets.DatasetDict` (and as plain records for the small paths)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from inference.errors import UsageError
+from training.schema import validate_record
+
+
+def read_jsonl(path: str | Path, validate: bool = True) -> list[dict]:
+    """Records of a corpus-schema JSONL file; a schema problem is a usage error naming the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"data file {path} does not exist")
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"{path}:{n}: invalid JSON ({exc.msg})") from exc
+            if validate:
+                problems = validate_record(rec)
+                if problems:
+                    raise UsageError(
+                        f"{path}:{n}: not in the corpus schema: {'; '.join(problems)}. "
+                        "Fix: see training/schema.py for the fields."
+                    )
+            rows.append(rec)
+    return rows
+
+
+def load_split(corpus_dir: str | Path, split: str, augmented: bool = False) -> list[dict]:
+    """One split's records; with `augmented`, its augmentation layer appended."""
+    corpus_dir = Path(corpus_dir)
+    rows = read_jsonl(corpus_dir / f"{split}.jsonl")
+    aug = corpus_dir / "augmented" / f"{split}.jsonl"
+    if augmented and aug.is_file():
+        rows += read_jsonl(aug)
+    return rows
+
+
+def load_corpus(corpus_dir: str | Path = "data/corpus/v1", augmented: bool = True):
+    """The corpus as a `datasets.DatasetDict` with train (plus its augmentation), dev, test, gold."""
+    from datasets import Dataset, DatasetDict
+
+    splits = {}
+    for name in ("train", "dev", "test", "gold"):
+        if (Path(corpus_dir) / f"{name}.jsonl").is_file():
+            rows = load_split(corpus_dir, name, augmented=augmented and name == "train")
+            for r in rows:  # one column type for every row: Arrow needs it
+                r.setdefault("spans", [])
+                r.setdefault("split", name)
+            keep = ("id", "text", "lang", "platform", "risk", "indicators", "spans", "source", "family", "split")
+            splits[name] = Dataset.from_list([{k: r.get(k) for k in keep} for r in rows])
+    return DatasetDict(splits)

@@ -1,0 +1,131 @@
+"""Metrics for risk and indicators, per language and per indicator, and threshold choice.
+
+Pure functions over arrays, shared by training (threshold choice on dev, metrics logged to
+MLflow) and `nigehbaan evaluate` (reports).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (
+    average_precision_score,
+    f1_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+from inference.labels import INDICATORS
+
+
+def safe_auc(y: np.ndarray, p: np.ndarray, kind: str = "roc") -> float | None:
+    """ROC-AUC or PR-AUC, or None where only one class is present."""
+    if len(set(np.asarray(y).tolist())) < 2:
+        return None
+    return float(roc_auc_score(y, p) if kind == "roc" else average_precision_score(y, p))
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        mask = idx == b
+        if mask.any():
+            ece += mask.mean() * abs(y[mask].mean() - p[mask].mean())
+    return float(ece)
+
+
+def precision_at_k(y: np.ndarray, p: np.ndarray, k: int) -> float | None:
+    if len(y) == 0:
+        return None
+    order = np.argsort(-p)[:k]
+    return float(np.asarray(y)[order].mean())
+
+
+def at_threshold(y: np.ndarray, p: np.ndarray, t: float) -> dict:
+    pred = (p >= t).astype(int)
+    prec, rec, f1, _ = precision_recall_fscore_support(
+        y, pred, average="binary", zero_division=0
+    )
+    return {"threshold": float(t), "precision": float(prec), "recall": float(rec), "f1": float(f1),
+            "flagged": int(pred.sum())}
+
+
+def choose_band_thresholds(y: np.ndarray, p: np.ndarray, high_precision: float, medium_recall: float) -> dict:
+    """`high`: the lowest threshold whose dev precision reaches `high_precision` (so recall is as
+    high as that precision allows); `medium`: the threshold that keeps `medium_recall` of the
+    risky dev ads at or above it. Falls back to 0.7 / 0.4 without both classes."""
+    y, p = np.asarray(y), np.asarray(p)
+    if len(set(y.tolist())) < 2:
+        return {"high": 0.7, "medium": 0.4}
+    high = None
+    for t in np.unique(p):
+        sel = p >= t
+        if sel.sum() >= 3 and y[sel].mean() >= high_precision:
+            high = float(t)
+            break
+    pos = np.sort(p[y == 1])
+    medium = float(pos[int(np.floor((1 - medium_recall) * len(pos)))])
+    high = high if high is not None else float(max(p.max(), medium))
+    return {"high": round(max(high, medium), 4), "medium": round(min(medium, high), 4)}
+
+
+def choose_indicator_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """The dev-F1-best threshold on a coarse grid; 0.5 with fewer than 3 positives."""
+    if y.sum() < 3:
+        return 0.5
+    grid = np.arange(0.15, 0.86, 0.05)
+    scores = [f1_score(y, p >= t, zero_division=0) for t in grid]
+    return round(float(grid[int(np.argmax(scores))]), 2)
+
+
+def risk_metrics(y: np.ndarray, p: np.ndarray, bands: dict) -> dict:
+    y, p = np.asarray(y), np.asarray(p)
+    if len(y) == 0:
+        return {"n": 0}
+    return {
+        "n": int(len(y)),
+        "positives": int(y.sum()),
+        "pr_auc": safe_auc(y, p, "pr"),
+        "roc_auc": safe_auc(y, p, "roc"),
+        "ece": expected_calibration_error(y, p) if len(y) else None,
+        "precision_at_50": precision_at_k(y, p, 50),
+        "precision_at_100": precision_at_k(y, p, 100),
+        "at_high": at_threshold(y, p, bands["high"]),
+        "at_medium": at_threshold(y, p, bands["medium"]),
+    }
+
+
+def indicator_metrics(Y: np.ndarray, P: np.ndarray, thresholds: dict) -> dict:
+    """Per-indicator precision/recall/F1 and micro/macro F1 at the model's thresholds."""
+    T = np.array([thresholds[i] for i in INDICATORS])
+    pred = (P >= T).astype(int)
+    per = {}
+    for j, ind in enumerate(INDICATORS):
+        prec, rec, f1, _ = precision_recall_fscore_support(
+            Y[:, j], pred[:, j], average="binary", zero_division=0
+        )
+        per[ind] = {"support": int(Y[:, j].sum()), "precision": float(prec), "recall": float(rec),
+                    "f1": float(f1), "pr_auc": safe_auc(Y[:, j], P[:, j], "pr")}
+    micro = f1_score(Y, pred, average="micro", zero_division=0)
+    present = [j for j in range(len(INDICATORS)) if Y[:, j].sum() > 0]
+    macro = float(np.mean([per[INDICATORS[j]]["f1"] for j in present])) if present else None
+    return {"micro_f1": float(micro), "macro_f1": macro, "per_indicator": per}
+
+
+def full_metrics(rows: list[dict], P: np.ndarray, contract) -> dict:
+    """Overall, per-language and per-indicator metrics of probabilities `P` (n, 19)."""
+    y = np.array([r["risk"] for r in rows])
+    Y = np.array([[int(i in r["indicators"]) for i in INDICATORS] for r in rows]).reshape(-1, len(INDICATORS))
+    bands = contract.band_thresholds
+    out = {"overall": {**risk_metrics(y, P[:, 0], bands),
+                       "indicators": indicator_metrics(Y, P[:, 1:], contract.indicator_thresholds)}}
+    out["per_language"] = {}
+    for lang in sorted({r["lang"] for r in rows}):
+        mask = np.array([r["lang"] == lang for r in rows])
+        out["per_language"][lang] = {
+            **risk_metrics(y[mask], P[mask, 0], bands),
+            "indicator_micro_f1": indicator_metrics(
+                Y[mask], P[mask, 1:], contract.indicator_thresholds)["micro_f1"],
+        }
+    return out

@@ -1,0 +1,144 @@
+"""Train a model from a TrainConfig: the linear model, optionally stacked with an encoder head.
+
+Steps: load the built corpus; analyse every ad with the runtime's own `inference.scorer.analyze`
+(so training and scoring cannot drift); fit one logistic regression per target (risk + 18
+indicators) on hashed n-grams + rule features; for `stack`, fit a head on sentence embeddings
+and per-label stacking weights on dev; calibrate the risk on dev (Platt); choose band and
+indicator thresholds on dev; measure dev, test and gold; write the model directory with its
+contract; log everything to MLflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+
+from inference.features import N_FEATURES, feature_matrix
+from inference.labels import INDICATORS
+from inference.model import TARGETS, Contract, Model, save_model
+from inference.scorer import analyze
+from training.config import TrainConfig
+from training.data import load_split
+from training.metrics import choose_band_thresholds, choose_indicator_threshold, full_metrics
+
+log = logging.getLogger(__name__)
+
+
+def targets(rows: list[dict]) -> np.ndarray:
+    """(n, 19) labels: risk, then one column per indicator."""
+    return np.array(
+        [[r["risk"], *(int(i in r["indicators"]) for i in INDICATORS)] for r in rows], dtype=np.int8
+    ).reshape(-1, len(TARGETS))
+
+
+def fit_linear(X: sp.csr_matrix, Y: np.ndarray, cfg: TrainConfig) -> dict[str, np.ndarray]:
+    """One L2 logistic regression per target, stored compactly: the columns seen at least twice
+    in training (`W_rows`) and their weights (`W`, float16)."""
+    df = np.asarray((X[:, : N_FEATURES] != 0).sum(axis=0)).ravel()
+    keep = np.flatnonzero(df >= 2).astype(np.int32)
+    Xk = X[:, keep]
+    W = np.zeros((len(keep), Y.shape[1]), dtype=np.float32)
+    b = np.zeros(Y.shape[1], dtype=np.float32)
+    for j in range(Y.shape[1]):
+        y = Y[:, j]
+        if y.min() == y.max():  # no positives (or no negatives) in a tiny training set
+            b[j] = -6.0 if y.max() == 0 else 6.0
+            continue
+        clf = LogisticRegression(
+            C=cfg.C, class_weight=cfg.class_weight, solver="liblinear", max_iter=500,
+            random_state=cfg.seed,
+        )
+        clf.fit(Xk, y)
+        W[:, j] = clf.coef_[0]
+        b[j] = clf.intercept_[0]
+    return {"W_rows": keep, "W": W.astype(np.float16), "b": b}
+
+
+def _platt(z: np.ndarray, y: np.ndarray) -> dict:
+    if len(set(y.tolist())) < 2:
+        return {"method": "none"}
+    lr = LogisticRegression(C=1e4, solver="lbfgs").fit(z.reshape(-1, 1), y)
+    return {"method": "platt", "a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
+
+
+def _take(rows: list[dict], n: int | None, seed: int) -> list[dict]:
+    if n is None or n >= len(rows):
+        return rows
+    rng = random.Random(seed)
+    return rng.sample(rows, n)
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Train, evaluate and write a model directory; returns its path."""
+    t0 = time.time()
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    corpus = Path(cfg.corpus_dir)
+    train_rows = _take(load_split(corpus, "train", cfg.use_augmented), cfg.max_train_samples, cfg.seed)
+    dev_rows = _take(load_split(corpus, "dev"), cfg.max_eval_samples, cfg.seed)
+    evals = {"dev": dev_rows}
+    for name in ("test", "gold"):
+        if (corpus / f"{name}.jsonl").is_file():
+            rows = _take(load_split(corpus, name), cfg.max_eval_samples, cfg.seed)
+            if rows:
+                evals[name] = rows
+    log.info("training on %d ads, dev %d", len(train_rows), len(dev_rows))
+
+    analyses = {name: analyze([r["text"] for r in rows]) for name, rows in [("train", train_rows), *evals.items()]}
+    X_train = feature_matrix(analyses["train"])
+    arrays = fit_linear(X_train, targets(train_rows), cfg)
+    contract = Contract(name=cfg.name, version=cfg.version, kind="linear")
+    model = Model(contract, None, arrays)
+
+    if cfg.kind == "stack":
+        from training.stack import fit_stack
+
+        arrays.update(fit_stack(cfg, train_rows, dev_rows, analyses, model))
+        contract.kind = "stack"
+        contract.encoder = {"source": cfg.encoder, "max_length": cfg.max_length}
+        model = Model(contract, None, arrays)
+
+    # Calibrate and choose thresholds on dev only.
+    z_dev = model.logits(analyses["dev"])
+    y_dev = targets(dev_rows)
+    contract.calibration = _platt(z_dev[:, 0], y_dev[:, 0])
+    P_dev = model.predict(analyses["dev"])
+    contract.band_thresholds = choose_band_thresholds(
+        y_dev[:, 0], P_dev[:, 0], cfg.high_precision, cfg.medium_recall
+    )
+    contract.indicator_thresholds = {
+        ind: choose_indicator_threshold(y_dev[:, j], P_dev[:, j])
+        for j, ind in enumerate(INDICATORS, start=1)
+    }
+    contract.metrics = {name: full_metrics(rows, model.predict(analyses[name]), contract)
+                        for name, rows in evals.items()}
+    contract.training = {
+        "config": cfg.to_dict(),
+        "train_ads": len(train_rows),
+        "seconds": round(time.time() - t0, 1),
+        "corpus_manifest": _manifest(corpus),
+    }
+    out = Path(cfg.output_dir)
+    save_model(out, contract, arrays)
+    log.info("model written to %s in %.1fs", out, time.time() - t0)
+    if cfg.mlflow:
+        from training.tracking import log_run
+
+        log_run(cfg, out, contract, {n: (evals[n], model.predict(analyses[n])) for n in evals})
+    return out
+
+
+def _manifest(corpus: Path) -> dict:
+    import json
+
+    path = corpus / "MANIFEST.json"
+    if not path.is_file():
+        return {}
+    m = json.loads(path.read_text())
+    return {"version": m.get("version"), "files": m.get("files")}
