@@ -30,6 +30,8 @@ from inference.scorer import OUTPUT_FIELDS, derive_id, error_row, score_records
 
 FORMATS = (".jsonl", ".csv", ".parquet")
 _NESTED = ("indicators", "entities", "model")
+# CSV/Parquet need their columns up front: fields first seen after the first batch go here.
+OVERFLOW = "extra_fields"
 csv.field_size_limit(2**31 - 1)
 
 
@@ -232,8 +234,8 @@ class _TextWriter:
 
     def _write_csv(self, rows: list[dict]) -> None:
         if self.csv_fields is None:
-            extra = [k for k in rows[0] if k not in OUTPUT_FIELDS] if rows else []
-            self.csv_fields = [*OUTPUT_FIELDS, *extra, "extra"]
+            extra = [k for k in rows[0] if k not in OUTPUT_FIELDS and k != OVERFLOW] if rows else []
+            self.csv_fields = [*OUTPUT_FIELDS, *extra, OVERFLOW]
             csv.writer(self.f).writerow(self.csv_fields)
         w = csv.writer(self.f)
         known = set(self.csv_fields)
@@ -288,14 +290,14 @@ def _jsonl_to_parquet(src: Path, dst: str) -> None:
             if not chunk:
                 break
             if fields is None:
-                fields = [*OUTPUT_FIELDS, *(k for k in chunk[0] if k not in OUTPUT_FIELDS), "extra"]
+                fields = [*OUTPUT_FIELDS, *(k for k in chunk[0] if k not in OUTPUT_FIELDS and k != OVERFLOW), OVERFLOW]
             cols = {k: [] for k in fields}
             for r in chunk:
                 for k in fields[:-1]:
                     v = r.get(k)
                     cols[k].append(_dumps(v) if k in _NESTED or isinstance(v, (dict, list)) else v)
                 rest = {k: v for k, v in r.items() if k not in fields}
-                cols["extra"].append(_dumps(rest) if rest else None)
+                cols[OVERFLOW].append(_dumps(rest) if rest else None)
             for k in fields:
                 if k not in ("risk",):
                     cols[k] = [None if v is None else str(v) for v in cols[k]]
@@ -367,6 +369,8 @@ def score_file(
         raise UsageError("--resume needs an output file (-o OUTPUT), not stdout")
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, found {batch_size}")
+    if input_path != "-" and not Path(input_path).is_file():
+        raise UsageError(f"input file {input_path!r} does not exist or is not a file")
     model = load_model(model_dir)  # fail fast on a bad model, before touching the output
     spool = output_path + ".partial.jsonl" if out_fmt == ".parquet" else output_path
     writer = _TextWriter(spool, ".jsonl" if out_fmt == ".parquet" else out_fmt, resume)

@@ -90,7 +90,9 @@ def dense_features(a: AdAnalysis) -> np.ndarray:
             if h.multiword:
                 v[n + i] = 1.0
     k = 3 * n
-    v[k] = float((v[:n] > 0).sum()) / 6.0
+    # Distinct indicators with a multi-word (specific) hit: single generic words ("fee",
+    # "شادی") appear in any long text and would make every news article look like a lead.
+    v[k] = float((v[n : 2 * n] > 0).sum()) / 6.0
     e = a.entities
     pays = [m["pkr_per_month"] for m in e["money"] if m.get("pkr_per_month")]
     ages = [x["min"] for x in e["ages"]]

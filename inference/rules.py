@@ -27,6 +27,7 @@ from inference.normalize import Normalized, normalize
 
 LEXICON_FILES = ("en.json", "ur-Latn.json", "ur.json")
 LEXICON_VERSION = "nigehbaan.lexicon.v1"
+EXCLUDE = "_exclude"
 _CLAUSE_BREAK = {".", ",", ";", "!", "?", "|", "-", ":", "/", "(", ")", "\n"}
 _NEG_WINDOW_BEFORE, _NEG_WINDOW_AFTER = 4, 3
 _SKILLED_RE = re.compile(
@@ -103,6 +104,10 @@ def load_lexicon() -> Lexicon:
     for ind, docs in patterns.items():
         if docs:
             matcher.add(ind, docs)
+    excludes = [nlp.make_doc(normalize(p).text) for name, text in _lexicon_texts()
+                for p in json.loads(text).get("exclude", [])]
+    if excludes:
+        matcher.add(EXCLUDE, excludes)
     fp = lexicon_fingerprint()
     return Lexicon(fp["version"], fp["sha256"], matcher, frozenset(negatable), frozenset(cues), nlp)
 
@@ -119,6 +124,13 @@ def _doc_hits(doc, norm: Normalized, lex: Lexicon) -> list[Hit]:
     if not matches:
         return []
     vocab = doc.vocab.strings
+    # Phrases that merely contain a cue word ("فیس بک" is Facebook, not a fee) mask it.
+    masked = [(s, e) for mid, s, e in matches if vocab[mid] == EXCLUDE]
+    if masked:
+        matches = [
+            (mid, s, e) for mid, s, e in matches
+            if vocab[mid] != EXCLUDE and not any(ms < e and s < me for ms, me in masked)
+        ]
     # Keep, per indicator, the longest match among overlapping ones ("processing fee" over "fee").
     best: dict[tuple[str, int], tuple[int, int]] = {}
     for match_id, start, end in matches:
