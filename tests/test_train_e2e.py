@@ -1,0 +1,59 @@
+"""End to end through the command line: train on the tiny config, evaluate, score."""
+
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+
+from nigehbaan.cli import main
+from tests.conftest import ROOT, read_jsonl
+from tests.test_cli_score import check_interface
+
+
+@pytest.mark.slow
+def test_train_ci_config_then_evaluate_then_score(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)  # MLflow artifacts and runs/ land in tmp, not the repo
+    out = tmp_path / "model"
+    cfg = str(ROOT / "configs" / "ci.yaml")
+    corpus = str(ROOT / "data" / "corpus" / "v1")
+    assert main(["train", "--config", cfg, f"output_dir={out}", f"corpus_dir={corpus}"]) == 0
+    contract = json.loads((out / "contract.json").read_text())
+    assert contract["training"]["train_ads"] == 300
+    assert contract["metrics"]["dev"]["overall"]["pr_auc"] > 0.7
+
+    report = tmp_path / "report"
+    gold = str(ROOT / "data" / "corpus" / "v1" / "gold.jsonl")
+    assert main(["evaluate", "--model", str(out), "--data", gold, "--report", str(report), "--external", "none"]) == 0
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert set(metrics["metrics"]["per_language"]) == {"en", "ur", "ur-Latn", "mixed"}
+    assert (report / "pr_curves.png").stat().st_size > 1000
+    assert "Per indicator" in (report / "report.md").read_text()
+
+    scored = tmp_path / "scored.jsonl"
+    sample = str(ROOT / "data" / "samples" / "ads.jsonl")
+    assert main(["score", sample, "-o", str(scored), "--model", str(out), "--no-progress"]) == 0
+    rows = read_jsonl(scored)
+    assert len(rows) == 64 and all(r["model"]["name"] == "nigehbaan-ci" for r in rows)
+    for r in rows:
+        check_interface(r)
+
+    # The run is tracked and the registered pyfunc scores through the same code.
+    mlflow.set_tracking_uri(uri)
+    pyfunc = mlflow.pyfunc.load_model("models:/nigehbaan-ci/latest")
+    frame = pyfunc.predict(pd.DataFrame({"text": ["Visa free! fees pehle jama karwayen, passport jama"]}))
+    assert 0 <= frame["risk"][0] <= 1
+    run = mlflow.search_runs(experiment_names=["nigehbaan"]).iloc[0]
+    assert run["params.max_train_samples"] == "300"
+    assert run["metrics.gold.overall.pr_auc"] > 0.5
+
+
+def test_config_errors_say_what_is_wrong(tmp_path, capsys):
+    cfg = str(ROOT / "configs" / "ci.yaml")
+    assert main(["train", "--config", cfg, "nosuchkey=1"]) == 2
+    assert "override 'nosuchkey=1'" in capsys.readouterr().err
+    assert main(["train", "--config", cfg, "kind=bert"]) == 2
+    assert "expected one of" in capsys.readouterr().err
+    assert main(["train", "--config", str(tmp_path / "none.yaml")]) == 2
