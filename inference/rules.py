@@ -4,7 +4,9 @@ Rules are features and evidence, not the verdict: the ad-level risk and the fina
 decisions come from the model (see `inference.model`). Every hit carries its span in
 original offsets, so `text[hit.start:hit.end]` is the evidence exactly as posted.
 
-The lexicon is one JSON file per language in `inference/lexicon/` (`en`, `ur`, `ur-Latn`).
+The lexicon is one JSON file per language in `inference/lexicon/` (`en`, `ur`, `ur-Latn`):
+per indicator, hand-written `phrases` and `mined` ones (from training-split evidence, see
+`training/mine_lexicon.py`), plus `negation_cues` and `exclude` phrases.
 All three are matched on every ad, because code-mixed ads are the rule, not the exception.
 `lexicon_fingerprint()` (version plus content hash) is stored in every trained model, so a
 model trained on one lexicon refuses to load with another.
@@ -96,7 +98,7 @@ def load_lexicon() -> Lexicon:
         for ind, spec in data["indicators"].items():
             if spec.get("negatable"):
                 negatable.add(ind)
-            for phrase in spec["phrases"]:
+            for phrase in spec["phrases"] + spec.get("mined", []):
                 key = normalize(phrase).text
                 if key and key not in seen[ind]:
                     seen[ind].add(key)

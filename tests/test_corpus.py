@@ -1,0 +1,86 @@
+"""The corpus: every data file validates, checksums match, splits are family-disjoint."""
+
+import json
+from collections import Counter
+
+import pytest
+
+from inference.labels import INDICATORS
+from tests.conftest import ROOT
+from training.corpus import split_of, verify_manifest
+from training.data import load_corpus, load_split, read_jsonl
+from training.schema import validate_file, validate_record
+
+CORPUS = ROOT / "data" / "corpus" / "v1"
+
+
+def test_every_built_file_passes_the_validator():
+    files = sorted(CORPUS.rglob("*.jsonl"))
+    assert len(files) == 7
+    for f in files:
+        assert validate_file(f) == [], f
+
+
+def test_raw_files_are_valid_json_with_known_labels():
+    for f in sorted((ROOT / "data" / "corpus").glob("*/*.jsonl")):
+        if f.parent.name == "v1":
+            continue
+        for line in f.read_text(encoding="utf-8").splitlines():
+            raw = json.loads(line)
+            assert set(raw["indicators"]) <= set(INDICATORS), f
+            for ind, strings in (raw.get("evidence") or {}).items():
+                assert all(s in raw["text"] for s in strings), (f, ind)
+
+
+def test_manifest_checksums_match():
+    assert verify_manifest(CORPUS) == []
+
+
+def test_splits_are_family_disjoint_and_variants_stay_with_their_source():
+    families = {}
+    for split in ("train", "dev", "test", "gold"):
+        for r in load_split(CORPUS, split, augmented=True):
+            assert families.setdefault(r["family"], split) == split, r["id"]
+    for split in ("train", "dev", "test"):
+        src = {r["id"]: r for r in load_split(CORPUS, split)}
+        for v in read_jsonl(CORPUS / "augmented" / f"{split}.jsonl"):
+            assert v["augmented_from"] in src and v["source"] == "augmented"
+            assert v["risk"] == src[v["augmented_from"]]["risk"]
+
+
+def test_split_assignment_is_seeded_and_stable():
+    assert split_of("a-123", 13) == split_of("a-123", 13)
+    assert Counter(split_of(f"f{i}", 13) for i in range(10_000))["train"] == pytest.approx(8000, rel=0.05)
+
+
+def test_composition_meets_the_corpus_targets():
+    bulk = [r for s in ("train", "dev", "test") for r in load_split(CORPUS, s)]
+    langs = Counter(r["lang"] for r in bulk)
+    assert langs["en"] >= 1000 and langs["ur"] >= 1000 and langs["ur-Latn"] >= 1000 and langs["mixed"] >= 400
+    recruitment = [r for r in bulk if r.get("batch") != "ordinary"]
+    share = sum(r["risk"] for r in recruitment) / len(recruitment)
+    assert 0.35 <= share <= 0.45
+    for ind in INDICATORS:
+        assert sum(ind in r["indicators"] for r in bulk) >= 80, ind
+    gold = load_split(CORPUS, "gold")
+    assert len(gold) >= 400 and min(Counter(r["lang"] for r in gold).values()) >= 100
+    assert all(r["spans"] for r in gold if r["indicators"])
+
+
+def test_validator_catches_schema_breaks():
+    good = {"id": "x", "text": "visa free", "lang": "en", "platform": "facebook", "risk": 1,
+            "indicators": ["free_visa_travel"], "source": "authored", "family": "x",
+            "spans": [{"indicator": "free_visa_travel", "start": 0, "end": 9, "text": "visa free"}]}
+    assert validate_record(good) == []
+    assert any("unknown indicator" in p for p in validate_record({**good, "indicators": ["visa"]}))
+    assert any("risk must be 0 or 1" in p for p in validate_record({**good, "risk": 2}))
+    assert any("span text" in p for p in validate_record(
+        {**good, "spans": [{"indicator": "free_visa_travel", "start": 0, "end": 4, "text": "free"}]}))
+    assert any("missing field" in p for p in validate_record({"text": "x"}))
+
+
+def test_loader_returns_a_datasetdict():
+    ds = load_corpus(CORPUS)
+    assert set(ds) == {"train", "dev", "test", "gold"}
+    assert ds["train"].num_rows > len(load_split(CORPUS, "train"))  # augmentation added
+    assert set(ds["gold"].column_names) >= {"text", "risk", "indicators", "lang", "spans"}

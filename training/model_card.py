@@ -1,0 +1,139 @@
+"""Write `MODEL_CARD.md` for a model directory from its contract and an evaluation run.
+
+The figures are never typed: they come from `contract.json` (dev/test/gold metrics written at
+training) and from `nigehbaan evaluate` on the gold set with the external checks.
+
+    python -m training.model_card --model models/default
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from training.evaluate import evaluate
+
+LANGS = ("en", "ur", "ur-Latn", "mixed")
+
+
+def _f(v) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
+def _split_table(metrics: dict) -> list[str]:
+    md = ["| split | lang | ads | PR-AUC | ROC-AUC | indicator micro-F1 | precision at high | recall at medium |",
+          "|---|---|---|---|---|---|---|---|"]
+    for split in ("test", "gold"):
+        if split not in metrics:
+            continue
+        m = metrics[split]
+        o = m["overall"]
+        md.append(f"| {split} | all | {o['n']} | {_f(o['pr_auc'])} | {_f(o['roc_auc'])} | "
+                  f"{_f(o['indicators']['micro_f1'])} | {_f(o['at_high']['precision'])} | {_f(o['at_medium']['recall'])} |")
+        for lang in LANGS:
+            v = m["per_language"].get(lang)
+            if v and v["n"]:
+                md.append(f"| {split} | {lang} | {v['n']} | {_f(v['pr_auc'])} | {_f(v['roc_auc'])} | "
+                          f"{_f(v['indicator_micro_f1'])} | {_f(v['at_high']['precision'])} | {_f(v['at_medium']['recall'])} |")
+    return md
+
+
+def _indicator_table(metrics: dict) -> list[str]:
+    md = ["| indicator | test F1 | gold support | gold precision | gold recall | gold F1 |", "|---|---|---|---|---|---|"]
+    gold = metrics.get("gold", {}).get("overall", {}).get("indicators", {}).get("per_indicator", {})
+    test = metrics.get("test", {}).get("overall", {}).get("indicators", {}).get("per_indicator", {})
+    for ind, g in gold.items():
+        md.append(f"| {ind} | {_f(test.get(ind, {}).get('f1'))} | {g['support']} | {_f(g['precision'])} | "
+                  f"{_f(g['recall'])} | {_f(g['f1'])} |")
+    return md
+
+
+def render(model_dir: Path, external: str = "auto") -> str:
+    contract = json.loads((model_dir / "contract.json").read_text())
+    gold = Path(contract["training"]["config"]["corpus_dir"]) / "gold.jsonl"
+    ext = evaluate(str(model_dir), str(gold), external)["result"].get("external", {}) if gold.is_file() else {}
+    t = contract["band_thresholds"]
+    cfg = contract["training"]["config"]
+    md = [
+        f"# Model card: {contract['name']} {contract['version']}",
+        "",
+        "## What it is",
+        "",
+        f"Kind `{contract['kind']}`: one logistic regression per target (the ad-level risk and the 18 "
+        "indicators of `../shared/spec/indicators.md`) on hashed character 2-5-grams and word 1-2-grams "
+        "of the normalised text plus rule and entity features (lexicon hits with negation, pay in PKR per "
+        "month, ages, places, phones, licence numbers)"
+        + (", stacked per label with a head on multilingual-e5-small sentence embeddings" if contract["kind"] == "stack" else "")
+        + f". Trained on {contract['training']['train_ads']:,} ads (corpus "
+        f"{(contract['training'].get('corpus_manifest') or {}).get('version')}, augmentation "
+        f"{'on' if cfg['use_augmented'] else 'off'}), C={cfg['C']}, class weights {cfg['class_weight']}. "
+        "The risk is Platt-calibrated on the dev split. Contract: normaliser "
+        f"`{contract['normalizer']}`, features `{contract['features']}`, lexicon `{contract['lexicon']['version']}` "
+        f"(sha256 `{contract['lexicon']['sha256'][:16]}…`). Weights: `linear.safetensors` (no pickle).",
+        "",
+        "## Intended use",
+        "",
+        "Triage of scraped job, recruitment and classified ads (Urdu, Roman Urdu, English, code-mixed) "
+        "by investigators and analysts: the score orders a review queue, the indicators and evidence say "
+        "why. Every flagged ad needs a human decision (`nigehbaan review`).",
+        "",
+        "## Misuse",
+        "",
+        "- Not a verdict: never act against a person, poster or phone number on the score alone.",
+        "- Not for profiling job-seekers, migrants or women who post or answer ads.",
+        "- Not validated on non-ad text (chat, news) or on other countries' ads; see the external checks.",
+        "- Not an OEP-licence verifier: a licence number in an ad lowers risk but is not checked against BE&OE.",
+        "",
+        "## Bands",
+        "",
+        f"`high`: risk >= {t['high']} (the lowest dev threshold with precision >= {cfg['high_precision']}); "
+        f"`medium`: risk >= {t['medium']} (keeps {cfg['medium_recall']:.0%} of risky dev ads); `low` below. "
+        "Indicator thresholds (chosen per indicator for dev F1) are in `contract.json`.",
+        "",
+        "## Data",
+        "",
+        "The authored corpus of `data/README.md`: ads written for this project, labelled with risk and "
+        "indicators, split by near-duplicate family. Test is the held-out 10%; gold is a separately "
+        "written set (440 ads, 110 per language class) used only for evaluation and model selection.",
+        "",
+        "## Metrics (test split and gold set)",
+        "",
+        *_split_table(contract["metrics"]),
+        "",
+        "## Indicators",
+        "",
+        *_indicator_table(contract["metrics"]),
+        "",
+        "## External checks (public data, never trained on)",
+        "",
+        "| check | figure |",
+        "|---|---|",
+        *[f"| {k} | {v.get('summary', v.get('skipped', ''))} |" for k, v in ext.items()],
+        "",
+        "## Limits",
+        "",
+        "- The corpus is authored, not scraped: real ads are noisier, longer-tailed and drift; expect "
+        "lower figures in the field and recalibrate bands on reviewed decisions (`nigehbaan review export`).",
+        "- English figures come from Pakistani-market ads; US/EU fraud postings (EMSCAD) are a different "
+        "genre, as the external check shows.",
+        "- Ordinary non-ad text (chat, news) is out of scope; the false-positive rates above say how it behaves.",
+        "- Indicator labels of the bulk corpus are more liberal than the gold set's (see data/README.md), "
+        "which costs indicator precision on gold.",
+        "",
+    ]
+    return "\n".join(md)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="models/default")
+    ap.add_argument("--external", default="auto")
+    args = ap.parse_args(argv)
+    folder = Path(args.model)
+    (folder / "MODEL_CARD.md").write_text(render(folder, args.external), encoding="utf-8")
+    print(f"wrote {folder / 'MODEL_CARD.md'}")
+
+
+if __name__ == "__main__":
+    main()
