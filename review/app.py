@@ -48,9 +48,9 @@ def create_app(
     app.state.sessions = Sessions(secret)
     app.state.limiter = LoginLimiter()
     app.state.secure_cookies = secure_cookies
-    app.add_middleware(SecurityHeaders)
     if allowed_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    app.add_middleware(SecurityHeaders)  # added last = outermost: every response gets them
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(views.router)
     app.include_router(dashboard.router)
@@ -72,12 +72,16 @@ def _cookie(app: FastAPI, response: Response, name: str, value: str, max_age: in
 
 
 def _add_login_routes(app: FastAPI) -> None:
-    @app.get("/login")
-    def login_form(request: Request, next: str = "/", error: str = ""):
+    def login_page(request: Request, target: str, error: str = "", status: int = 200):
+        # No `error` query parameter: a crafted link must not put its own words on this page.
         token = app.state.sessions.login_token()
-        response = render(request, "login.html", next=safe_next(next), token=token, error=error)
+        response = render(request, "login.html", status, next=target, token=token, error=error)
         _cookie(app, response, LOGIN_COOKIE, token, 3600)
         return response
+
+    @app.get("/login")
+    def login_form(request: Request, next: str = "/"):
+        return login_page(request, safe_next(next))
 
     @app.post("/login")
     def login(
@@ -97,21 +101,15 @@ def _add_login_routes(app: FastAPI) -> None:
             "ip:" + (request.client.host if request.client else "?"),
         )
         if limiter.blocked(*keys):
-            return _login_again(request, target, "Too many failed logins. Wait five minutes.", 429)
+            return login_page(request, target, "Too many failed logins. Wait five minutes.", 429)
         user = check_password(conn, username, password)
         if user is None:
             limiter.failed(*keys)
-            return _login_again(request, target, "Wrong user name or password.", 401)
+            return login_page(request, target, "Wrong user name or password.", 401)
         limiter.succeeded(*keys)
         response = RedirectResponse(target, status_code=303)
         _cookie(app, response, SESSION_COOKIE, sessions.start(conn, user), SESSION_SECONDS)
         response.delete_cookie(LOGIN_COOKIE, path="/")
-        return response
-
-    def _login_again(request: Request, target: str, error: str, status: int):
-        token = app.state.sessions.login_token()
-        response = render(request, "login.html", status, next=target, token=token, error=error)
-        _cookie(app, response, LOGIN_COOKIE, token, 3600)
         return response
 
     @app.post("/logout")

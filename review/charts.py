@@ -42,21 +42,19 @@ def summary(conn: sqlite3.Connection) -> dict:
 
 def _data(conn: sqlite3.Connection, name: str):
     if name == "risk":
+        # `rank` is the risk of scored ads (and -1 otherwise) and lives in an index; `risk` does not.
         rows = conn.execute(
-            f"SELECT band, MIN(CAST(risk * {_BINS} AS INTEGER), {_BINS - 1}) AS bin, COUNT(*) "
-            "FROM ads WHERE risk IS NOT NULL GROUP BY band, bin"
+            f"SELECT band, MIN(CAST(rank * {_BINS} AS INTEGER), {_BINS - 1}) AS bin, COUNT(*) "
+            "FROM ads WHERE rank >= 0 GROUP BY band, bin"
         ).fetchall()
         return {
             b: [sum(n for band, i, n in rows if band == b and i == k) for k in range(_BINS)]
             for b in BANDS
         }
     if name == "indicators":
-        counts = dict(
-            conn.execute(
-                "SELECT indicator, COUNT(*) FROM ad_indicators GROUP BY indicator"
-            ).fetchall()
-        )
-        return {i: counts.get(i, 0) for i in INDICATORS}
+        sums = ", ".join("TOTAL(instr(indicators, ?) > 0)" for _ in INDICATORS)
+        row = conn.execute(f"SELECT {sums} FROM ads", [f" {i} " for i in INDICATORS]).fetchone()
+        return {i: int(n) for i, n in zip(INDICATORS, row, strict=True)}
     if name == "languages":
         return dict(
             conn.execute("SELECT lang, COUNT(*) FROM ads GROUP BY lang ORDER BY 2 DESC").fetchall()
@@ -89,6 +87,7 @@ def render_png(conn: sqlite3.Connection, name: str) -> bytes:
     """Draw chart `name` (one of CHARTS) as PNG bytes."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     data = _data(conn, name)
     fig = Figure(figsize=(6.4, 3.6 if name != "indicators" else 5.2), dpi=100, layout="constrained")
@@ -123,7 +122,7 @@ def render_png(conn: sqlite3.Connection, name: str) -> bytes:
             ax.bar(bands, counts, bottom=bottom, color=_STATUS_COLOURS[status], label=status)
             bottom = [b + v for b, v in zip(bottom, counts, strict=True)]
         ax.set(ylabel="ads", title="Ads by band and status")
-        ax.legend(frameon=False, fontsize="small")
+        ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1, 1))
     else:
         days, series = data
         if not days:
@@ -131,12 +130,23 @@ def render_png(conn: sqlite3.Connection, name: str) -> bytes:
         bottom = [0] * len(days)
         for action, counts in series.items():
             if any(counts):
-                ax.bar(days, counts, bottom=bottom, label=action, color=_ACTION_COLOURS[action])
+                ax.bar(
+                    days,
+                    counts,
+                    width=0.7,
+                    bottom=bottom,
+                    label=action,
+                    color=_ACTION_COLOURS[action],
+                )
                 bottom = [b + v for b, v in zip(bottom, counts, strict=True)]
         ax.set(ylabel="decisions", title="Decisions per day (UTC)")
         ax.tick_params(axis="x", labelrotation=45)
         if days:
-            ax.legend(frameon=False, fontsize="small")
+            ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1, 1))
+            ax.set_xlim(-0.5, max(len(days), 10) - 0.5)  # narrow bars while there are few days
+    # Counts are whole numbers; fractional ticks on a count axis read as a bug.
+    count_axis = ax.xaxis if name == "indicators" else ax.yaxis
+    count_axis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

@@ -4,6 +4,10 @@ Confirmed ads become risk 1 and dismissed ads risk 0. Escalated and undecided ad
 out: nobody has settled them yet. Indicators are the model's with the analyst's corrections
 applied; spans are the model's evidence for the indicators that were kept (an indicator the
 analyst added has no span, since the analyst marked the ad, not a passage).
+
+Every row is checked with the corpus validator (`training.schema`). A platform outside the
+corpus list becomes `other` (the original is kept as `platform_raw`); an ad that still does
+not fit, such as one whose language the scorer could not determine, is left out and counted.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ import os
 import sqlite3
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from inference.labels import INDICATORS, PLATFORMS
 from review.scored import corrected_indicators, valid_evidence
+from training.schema import validate_record
 
 
 @dataclass
@@ -27,18 +33,26 @@ class ExportSummary:
     confirmed: int = 0
     dismissed: int = 0
     left_out: int = 0
+    unfit: dict[str, str] = field(default_factory=dict)  # ad id -> why it is not in the file
 
     def format(self) -> str:
-        """One line for the terminal."""
-        return (
+        """One line for the terminal (plus one per ad that did not fit the corpus schema)."""
+        line = (
             f"wrote {self.confirmed + self.dismissed} labelled ads ({self.confirmed} confirmed "
             f"-> risk 1, {self.dismissed} dismissed -> risk 0); {self.left_out} escalated or "
             f"undecided ads left out"
         )
+        if self.unfit:
+            line += (
+                f"; {len(self.unfit)} decided ads do not fit the corpus schema and were left out:"
+            )
+            line += "".join(f"\n  {ad_id}: {why}" for ad_id, why in sorted(self.unfit.items()))
+        return line
 
 
 def labelled_rows(conn: sqlite3.Connection):
-    """Yield one corpus-schema dict per confirmed or dismissed ad, ordered by id."""
+    """Yield one corpus-schema dict per confirmed or dismissed ad, ordered by id (not yet
+    validated: see `_write`)."""
     rows = conn.execute(
         "SELECT a.id, a.text, a.lang, a.platform, a.status, a.scored_json, d.at, d.removed_json, "
         "d.added_json, u.name FROM ads a JOIN decisions d ON d.id = a.decision_id "
@@ -48,18 +62,23 @@ def labelled_rows(conn: sqlite3.Connection):
     for r in rows:
         scored = json.loads(r["scored_json"])
         removed = set(json.loads(r["removed_json"]))
-        indicators = corrected_indicators(scored, removed, json.loads(r["added_json"]))
+        indicators = [
+            i
+            for i in corrected_indicators(scored, removed, json.loads(r["added_json"]))
+            if i in INDICATORS  # an id this version does not know cannot be trained on
+        ]
         spans = [
             {"indicator": ind["id"], **ev}
             for ind in scored.get("indicators") or []
-            if ind.get("id") not in removed
+            if ind.get("id") in indicators
             for ev in valid_evidence(r["text"], ind.get("evidence"))
         ]
+        platform = r["platform"] if r["platform"] in PLATFORMS else "other"
         yield {
             "id": r["id"],
             "text": r["text"],
             "lang": r["lang"],
-            "platform": r["platform"],
+            "platform": platform,
             "risk": 1 if r["status"] == "confirmed" else 0,
             "indicators": indicators,
             "spans": spans,
@@ -68,6 +87,7 @@ def labelled_rows(conn: sqlite3.Connection):
             "reviewed_by": r["name"],
             "reviewed_at": r["at"],
             "decision": r["status"],
+            **({"platform_raw": r["platform"]} if platform != r["platform"] else {}),
         }
 
 
@@ -95,6 +115,10 @@ def export_labelled(conn: sqlite3.Connection, out: str | Path) -> ExportSummary:
 def _write(conn: sqlite3.Connection, fh: TextIO) -> ExportSummary:
     summary = ExportSummary()
     for row in labelled_rows(conn):
+        problems = validate_record(row)
+        if problems:
+            summary.unfit[row["id"]] = "; ".join(problems)
+            continue
         if row["risk"]:
             summary.confirmed += 1
         else:

@@ -48,9 +48,18 @@ def highlight(text: str, indicators: list[dict]) -> tuple[Markup, int]:
         skipped += len(evidence) - len(good)
         spans += [(ev["start"], ev["end"], str(ind.get("id"))) for ev in good]
     cuts = sorted({0, len(text), *(s for s, _, _ in spans), *(e for _, e, _ in spans)})
-    html = Markup("")
+    # Segments between cuts, each with the indicators covering it; neighbours covered by the
+    # same indicators are joined, so overlapping evidence of one indicator stays one <mark>
+    # (splitting an Urdu word across elements can break its letter joining).
+    segments: list[list] = []
     for a, b in pairwise(cuts):
-        covering = list(dict.fromkeys(i for s, e, i in spans if s <= a and b <= e))
+        covering = tuple(dict.fromkeys(i for s, e, i in spans if s <= a and b <= e))
+        if segments and segments[-1][0] == covering:
+            segments[-1][2] = b
+        else:
+            segments.append([covering, a, b])
+    html = Markup("")
+    for covering, a, b in segments:
         if not covering:
             html += _text(text[a:b])
             continue

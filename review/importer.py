@@ -3,7 +3,8 @@
 Re-importing is an upsert keyed on the ad id: an unchanged row is left alone, a changed
 (re-scored) row replaces the stored score and bumps the ad's version, and an analyst's decision
 is kept. Rows the scorer could not score (`error` set) are imported in the `unscored` band so
-an analyst can still see them; they sort after every scored ad.
+an analyst can still see them; they sort after every scored ad. An error row without an id
+(the input had neither an id nor a text to derive one from) is skipped and counted.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from inference.errors import UsageError
 from review.db import transaction, utcnow
 from review.labels import BANDS, INDICATORS, UNSCORED_BAND
-from review.scored import entity_values
+from review.scored import entity_values, model_indicator_ids
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     unscored: int = 0
+    skipped: int = 0
     unknown_indicators: set[str] = field(default_factory=set)
 
     def format(self) -> str:
@@ -46,6 +48,8 @@ class ImportSummary:
             f"{self.unchanged} unchanged; {self.unscored} carry a scoring error (imported "
             f"in the '{UNSCORED_BAND}' band)"
         )
+        if self.skipped:
+            line += f"; {self.skipped} error rows without an id skipped"
         if self.unknown_indicators:
             line += (
                 f"; unknown indicator ids kept as-is: {', '.join(sorted(self.unknown_indicators))}"
@@ -115,15 +119,23 @@ def _read_table(path: Path, suffix: str) -> Iterator[tuple[int, dict[str, Any]]]
         yield n, row
 
 
-def _record(n: int, row: dict[str, Any], summary: ImportSummary) -> tuple:
-    """Validate one scored row and return the `ads` column values."""
+def _record(n: int, row: dict[str, Any], summary: ImportSummary) -> tuple | None:
+    """Validate one scored row and return its `ads` column values, in the column order of the
+    INSERT in `_write` (id first, content hash last); None for a row to skip."""
     where = f"row {n}"
+    error = row.get("error") or None
+    text = row.get("text")
+    if error and not isinstance(text, str):
+        # The scorer reports a missing or non-string text as an error row; keep what it had.
+        row = {**row, "text": "" if text is None else json.dumps(text, ensure_ascii=False)}
+    if error and row.get("id") in (None, ""):
+        summary.skipped += 1  # an error row with no id cannot be matched on re-import
+        return None
     if row.get("id") in (None, "") or not isinstance(row.get("text"), str):
         raise UsageError(
             f"{where}: expected the scored-ad fields 'id' and 'text', found keys "
             f"{sorted(row)[:12]}. Fix: import the output of `nigehbaan score`, not the raw ads."
         )
-    error = row.get("error") or None
     band = row.get("band")
     risk = row.get("risk")
     if error:
@@ -153,6 +165,7 @@ def _record(n: int, row: dict[str, Any], summary: ImportSummary) -> tuple:
         band,
         str(row.get("lang") or "und"),
         str(row.get("platform") or ""),
+        f" {' '.join(model_indicator_ids(row))} ",
         " ".join(str(model.get(k, "")) for k in ("name", "version")).strip(),
         error,
         canonical,
@@ -176,26 +189,21 @@ def _write(conn: sqlite3.Connection, batch: list[tuple[tuple, dict]], s: ImportS
             if ad_id in known:
                 conn.execute(
                     "UPDATE ads SET text=?, risk=?, rank=?, band=?, lang=?, platform=?, "
-                    "model_version=?, error=?, scored_json=?, content_hash=?, "
+                    "indicators=?, model_version=?, error=?, scored_json=?, content_hash=?, "
                     "version=version+1, imported_at=? WHERE id=?",
                     (*rec[1:], now, ad_id),
                 )
-                conn.execute("DELETE FROM ad_indicators WHERE ad_id=?", (ad_id,))
                 conn.execute("DELETE FROM ad_entities WHERE ad_id=?", (ad_id,))
                 s.updated += 1
             else:
                 conn.execute(
-                    "INSERT INTO ads (id, text, risk, rank, band, lang, platform, model_version, "
-                    "error, scored_json, content_hash, imported_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO ads (id, text, risk, rank, band, lang, platform, indicators, "
+                    "model_version, error, scored_json, content_hash, imported_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (*rec, now),
                 )
                 s.inserted += 1
             known[ad_id] = digest
-            conn.executemany(
-                "INSERT OR REPLACE INTO ad_indicators (ad_id, indicator, score) VALUES (?,?,?)",
-                [(ad_id, str(i.get("id")), i.get("score")) for i in row.get("indicators") or []],
-            )
             conn.executemany(
                 "INSERT OR IGNORE INTO ad_entities (kind, value, ad_id) VALUES (?,?,?)",
                 [(k, v, ad_id) for k, v in entity_values(row.get("entities"))],
@@ -210,7 +218,9 @@ def import_rows(
     batch: list[tuple[tuple, dict]] = []
     for n, row in rows:
         summary.read += 1
-        batch.append((_record(n, row, summary), row))
+        record = _record(n, row, summary)
+        if record is not None:
+            batch.append((record, row))
         if len(batch) >= BATCH:
             _write(conn, batch, summary)
             batch = []

