@@ -25,6 +25,7 @@ _WA_CUE_RE = re.compile(
     r"whats\s?app|whatsap|watsapp|watsap|watsup|whatsup|wtsp|wtsap|whtsapp|wts\s?app|\bwa\b|wa\.me"
     r"|واٹس\s?ایپ|وٹس\s?ایپ|واٹس\s?اپ|وٹس\s?اپ|واٹساپ|واٹس"
 )
+_SEVEN_DIGITS_RE = re.compile(r"\d(?:\D*\d){6}")
 _PHONE_CANDIDATE_RE = re.compile(r"\+?\(?\d[\d \-.()]{6,40}\d")
 _WA_LINK_RE = re.compile(r"wa\.me/(\d{10,15})")
 _EMAIL_RE = re.compile(r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}")
@@ -172,7 +173,7 @@ def extract_entities(norm: Normalized) -> dict:
 
 def _phones(norm: Normalized) -> tuple[list[str], list[str]]:
     text = norm.text
-    if sum(c.isdigit() for c in text) < 7:
+    if not _SEVEN_DIGITS_RE.search(text):
         return [], []
     cues = [m.start() for m in _WA_CUE_RE.finditer(text)]
     phones: list[str] = []

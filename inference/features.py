@@ -19,6 +19,9 @@ from inference.labels import INDICATORS, LANGS
 from inference.rules import Hit
 
 FEATURES_VERSION = "nigehbaan.features.v1"
+# Distinct n-grams of an ad of about 500 characters; longer texts are damped (_damp_long).
+TYPICAL_CHAR_NGRAMS = 1500
+TYPICAL_WORD_NGRAMS = 160
 CHAR_FEATURES = 2**18
 WORD_FEATURES = 2**18
 
@@ -118,10 +121,28 @@ def dense_features(a: AdAnalysis) -> np.ndarray:
     return v
 
 
+def _damp_long(block: sp.csr_matrix, typical: int) -> sp.csr_matrix:
+    """Scale rows with more than `typical` distinct n-grams by sqrt(typical / n).
+
+    With L2 normalisation a text's score grows like sqrt(#n-grams) times its mean n-gram
+    weight, so a long news article drifts towards "risky" on general vocabulary alone. Ads up
+    to `typical` n-grams (about 500 characters) are untouched; longer texts score like an
+    average over their n-grams instead of a sum.
+    """
+    nnz = np.diff(block.indptr)
+    scale = np.sqrt(typical / np.maximum(nnz, typical)).astype(np.float32)
+    return sp.diags(scale) @ block
+
+
 def feature_matrix(analyses: list[AdAnalysis]) -> sp.csr_matrix:
     """The full sparse feature matrix (char n-grams | word n-grams | dense block)."""
     texts = [a.norm_text for a in analyses]
     dense = np.vstack([dense_features(a) for a in analyses]) if analyses else np.zeros((0, N_DENSE))
     return sp.hstack(
-        [_char.transform(texts), _word.transform(texts), sp.csr_matrix(dense)], format="csr"
+        [
+            _damp_long(_char.transform(texts), TYPICAL_CHAR_NGRAMS),
+            _damp_long(_word.transform(texts), TYPICAL_WORD_NGRAMS),
+            sp.csr_matrix(dense),
+        ],
+        format="csr",
     ).astype(np.float32)

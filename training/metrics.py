@@ -51,23 +51,30 @@ def at_threshold(y: np.ndarray, p: np.ndarray, t: float) -> dict:
             "flagged": int(pred.sum())}
 
 
-def choose_band_thresholds(y: np.ndarray, p: np.ndarray, high_precision: float, medium_recall: float) -> dict:
-    """`high`: the lowest threshold whose dev precision reaches `high_precision` (so recall is as
-    high as that precision allows); `medium`: the threshold that keeps `medium_recall` of the
-    risky dev ads at or above it. Falls back to 0.7 / 0.4 without both classes."""
+def choose_band_thresholds(
+    y: np.ndarray, p: np.ndarray, high_precision: float, medium_recall: float, prior: float = 0.15
+) -> dict:
+    """Band thresholds from dev scores.
+
+    `high`: the lowest threshold whose precision reaches `high_precision` in a feed where a
+    share `prior` of ads is risky (dev precision re-weighted from dev's own share to `prior`:
+    the corpus is 40% risky, a scraped feed far less, and precision falls with prevalence).
+    `medium`: the highest threshold that still keeps `medium_recall` of risky dev ads at or
+    above it (never above `high`). Falls back to 0.7 / 0.4 without both classes.
+    """
     y, p = np.asarray(y), np.asarray(p)
     if len(set(y.tolist())) < 2:
         return {"high": 0.7, "medium": 0.4}
-    high = None
+    pos, neg = p[y == 1], p[y == 0]
+    high = float(p.max())
     for t in np.unique(p):
-        sel = p >= t
-        if sel.sum() >= 3 and y[sel].mean() >= high_precision:
+        tpr, fpr = (pos >= t).mean(), (neg >= t).mean()
+        if tpr > 0 and prior * tpr / (prior * tpr + (1 - prior) * fpr) >= high_precision:
             high = float(t)
             break
-    pos = np.sort(p[y == 1])
-    medium = float(pos[int(np.floor((1 - medium_recall) * len(pos)))])
-    high = high if high is not None else float(max(p.max(), medium))
-    return {"high": round(max(high, medium), 4), "medium": round(min(medium, high), 4)}
+    ranked = np.sort(pos)
+    medium = float(ranked[int(np.floor((1 - medium_recall) * len(ranked)))])
+    return {"high": round(high, 4), "medium": round(min(medium, high), 4)}
 
 
 def choose_indicator_threshold(y: np.ndarray, p: np.ndarray) -> float:

@@ -97,12 +97,13 @@ def train(cfg: TrainConfig) -> Path:
     model = Model(contract, None, arrays)
 
     if cfg.kind == "stack":
-        from training.stack import fit_stack
+        from training.stack import encoder_spec, fit_stack
 
         arrays.update(fit_stack(cfg, train_rows, dev_rows, analyses, model))
         contract.kind = "stack"
-        contract.encoder = {"source": cfg.encoder, "max_length": cfg.max_length}
-        model = Model(contract, None, arrays)
+        contract.encoder = encoder_spec(cfg)
+        # The folder: a fine-tuned encoder is already written into output_dir/encoder.
+        model = Model(contract, Path(cfg.output_dir), arrays)
 
     # Calibrate and choose thresholds on dev only.
     z_dev = model.logits(analyses["dev"])
@@ -110,7 +111,7 @@ def train(cfg: TrainConfig) -> Path:
     contract.calibration = _platt(z_dev[:, 0], y_dev[:, 0])
     P_dev = model.predict(analyses["dev"])
     contract.band_thresholds = choose_band_thresholds(
-        y_dev[:, 0], P_dev[:, 0], cfg.high_precision, cfg.medium_recall
+        y_dev[:, 0], P_dev[:, 0], cfg.high_precision, cfg.medium_recall, cfg.deployment_prior
     )
     contract.indicator_thresholds = {
         ind: choose_indicator_threshold(y_dev[:, j], P_dev[:, j])
