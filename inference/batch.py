@@ -380,6 +380,8 @@ def score_file(
     complete = False
     try:
         rows = read_rows(input_path, skip=writer.done, progress=bar)
+        if workers is None and model.contract.kind == "stack":
+            workers = 1  # the encoder already uses every core through torch's own threads
         for results in _scored_batches(rows, batch_size, model, model_dir, workers):
             writer.write([row for _, row in results])
             for n, row in results:
