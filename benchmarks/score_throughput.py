@@ -1,4 +1,4 @@
-"""Throughput and peak memory of `nigehbaan score` (the rules-and-features path).
+"""Throughput and peak memory of `nigehbaan score` on the rules-and-features path (models/fast).
 
 Generates N ads by recombining sentences of the corpus (so lengths and scripts are realistic),
 scores them with `score_file` and prints ads/second and peak resident memory of the parent and
@@ -39,7 +39,8 @@ def generate(n: int, path: Path, seed: int = 1) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=50_000, help="ads to generate and score")
-    ap.add_argument("--model", default=None, help="model directory (default: bundled)")
+    ap.add_argument("--model", default=str(ROOT / "models" / "fast"),
+                    help="model directory (default: models/fast, the rules-and-features path)")
     ap.add_argument("--workers", type=int, default=None, help="scoring processes (default 2)")
     ap.add_argument("--batch-size", type=int, default=256)
     args = ap.parse_args()

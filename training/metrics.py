@@ -60,7 +60,8 @@ def choose_band_thresholds(
     share `prior` of ads is risky (dev precision re-weighted from dev's own share to `prior`:
     the corpus is 40% risky, a scraped feed far less, and precision falls with prevalence).
     `medium`: the highest threshold that still keeps `medium_recall` of risky dev ads at or
-    above it (never above `high`). Falls back to 0.7 / 0.4 without both classes.
+    above it, capped at `high` (then `high` alone keeps that recall and the medium band is
+    empty: the model is decisive). Falls back to 0.7 / 0.4 without both classes.
     """
     y, p = np.asarray(y), np.asarray(p)
     if len(set(y.tolist())) < 2:

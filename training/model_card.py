@@ -70,7 +70,8 @@ def render(model_dir: Path, external: str = "auto") -> str:
         f"{'on' if cfg['use_augmented'] else 'off'}), C={cfg['C']}, class weights {cfg['class_weight']}. "
         "The risk is Platt-calibrated on the dev split. Contract: normaliser "
         f"`{contract['normalizer']}`, features `{contract['features']}`, lexicon `{contract['lexicon']['version']}` "
-        f"(sha256 `{contract['lexicon']['sha256'][:16]}…`). Weights: `linear.safetensors` (no pickle).",
+        f"(sha256 `{contract['lexicon']['sha256'][:16]}…`). Weights: safetensors files beside "
+        "`contract.json`; nothing is pickled.",
         "",
         "## Intended use",
         "",
@@ -87,8 +88,11 @@ def render(model_dir: Path, external: str = "auto") -> str:
         "",
         "## Bands",
         "",
-        f"`high`: risk >= {t['high']} (the lowest dev threshold with precision >= {cfg['high_precision']}); "
-        f"`medium`: risk >= {t['medium']} (keeps {cfg['medium_recall']:.0%} of risky dev ads); `low` below. "
+        f"`high`: risk >= {t['high']} (the lowest dev threshold whose precision reaches "
+        f"{cfg['high_precision']} when {cfg.get('deployment_prior', 0.15):.0%} of ads are risky); "
+        f"`medium`: risk >= {t['medium']} (at most the threshold keeping {cfg['medium_recall']:.0%} of risky "
+        "dev ads; equal to `high` when `high` alone keeps that many, leaving the medium band empty); "
+        "`low` below. "
         "Indicator thresholds (chosen per indicator for dev F1) are in `contract.json`.",
         "",
         "## Data",
