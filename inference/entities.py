@@ -142,8 +142,9 @@ def extract_entities(norm: Normalized) -> dict:
     """All entities of one normalised ad, spans in original offsets (see module docstring)."""
     text = norm.text
     phones, whatsapp = _phones(norm)
-    emails = sorted({m.group(0) for m in _EMAIL_RE.finditer(text)})
-    email_spans = [(m.start(), m.end()) for m in _EMAIL_RE.finditer(text)]
+    email_matches = list(_EMAIL_RE.finditer(text))
+    emails = sorted({m.group(0) for m in email_matches})
+    email_spans = [(m.start(), m.end()) for m in email_matches]
     urls = sorted(
         {
             m.group(0).rstrip(".,)")

@@ -66,6 +66,7 @@ RULE_FEATURE_NAMES: tuple[str, ...] = (
     *(f"lang:{lang}" for lang in LANGS),
 )
 N_DENSE = len(RULE_FEATURE_NAMES)
+_INDEX = {ind: i for i, ind in enumerate(INDICATORS)}
 N_FEATURES = CHAR_FEATURES + WORD_FEATURES + N_DENSE
 
 
@@ -83,9 +84,8 @@ def dense_features(a: AdAnalysis) -> np.ndarray:
     """The rule/entity block for one ad, in `RULE_FEATURE_NAMES` order."""
     n = len(INDICATORS)
     v = np.zeros(N_DENSE, dtype=np.float32)
-    index = {ind: i for i, ind in enumerate(INDICATORS)}
     for h in a.hits:
-        i = index[h.indicator]
+        i = _INDEX[h.indicator]
         if h.negated:
             v[2 * n + i] = 1.0
         else:

@@ -61,7 +61,6 @@ class Contract:
     band_thresholds: dict = field(default_factory=lambda: {"high": 0.7, "medium": 0.4})
     indicator_thresholds: dict = field(default_factory=lambda: dict.fromkeys(INDICATORS, 0.5))
     calibration: dict = field(default_factory=lambda: {"method": "none"})
-    stack: dict = field(default_factory=dict)
     encoder: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)

@@ -11,20 +11,17 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.labels import INDICATORS
 from inference.model import Model, load_model
-from inference.scorer import analyze
 from training.data import read_jsonl
-from training.external import run_external_checks
+from training.external import predict_texts, run_external_checks
 from training.metrics import full_metrics
 
 log = logging.getLogger(__name__)
 
 
-def predict_rows(model: Model, rows: list[dict], batch: int = 512) -> np.ndarray:
-    """Probabilities (n, 19) for labelled rows, scored in batches with the runtime's code."""
-    out = [model.predict(analyze([r["text"] for r in rows[i : i + batch]])) for i in range(0, len(rows), batch)]
-    return np.vstack(out) if out else np.zeros((0, 1 + len(INDICATORS)))
+def predict_rows(model: Model, rows: list[dict]) -> np.ndarray:
+    """Probabilities (n, 19) for labelled rows."""
+    return predict_texts(model, [r["text"] for r in rows])
 
 
 def evaluate(model_dir: str | None, data: str, external: str = "auto") -> dict:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.labels import INDICATORS
 from inference.model import Model
 from inference.scorer import analyze
 from training.metrics import safe_auc
@@ -32,9 +33,14 @@ def clean(text: str) -> str:
     return _WS.sub(" ", html.unescape(_TAG.sub(" ", text))).strip()
 
 
-def _risk(model: Model, texts: list[str], batch: int = 512) -> np.ndarray:
-    out = [model.predict(analyze(texts[i : i + batch]))[:, 0] for i in range(0, len(texts), batch)]
-    return np.concatenate(out) if out else np.zeros(0)
+def predict_texts(model: Model, texts: list[str], batch: int = 512) -> np.ndarray:
+    """Probabilities (n, 19) for texts, scored in batches with the runtime's own code."""
+    out = [model.predict(analyze(texts[i : i + batch])) for i in range(0, len(texts), batch)]
+    return np.vstack(out) if out else np.zeros((0, 1 + len(INDICATORS)))
+
+
+def _risk(model: Model, texts: list[str]) -> np.ndarray:
+    return predict_texts(model, texts)[:, 0]
 
 
 def _emscad_text(row: dict) -> str:
