@@ -7,11 +7,13 @@ import pytest
 
 from inference.labels import INDICATORS
 from tests.conftest import ROOT
-from training.corpus import split_of, verify_manifest
+from pathlib import Path
+
+from training.corpus import _ad_id, apply_corrections, read_raw, split_of, verify_manifest
 from training.data import load_corpus, load_split, read_jsonl
 from training.schema import validate_file, validate_record
 
-CORPUS = ROOT / "data" / "corpus" / "v1"
+CORPUS = ROOT / "data" / "corpus" / "v2"
 
 
 def test_every_built_file_passes_the_validator():
@@ -23,7 +25,7 @@ def test_every_built_file_passes_the_validator():
 
 def test_raw_files_are_valid_json_with_known_labels():
     for f in sorted((ROOT / "data" / "corpus").glob("*/*.jsonl")):
-        if f.parent.name == "v1":
+        if f.parent.name in ("v2", "corrections"):
             continue
         for line in f.read_text(encoding="utf-8").splitlines():
             raw = json.loads(line)
@@ -84,3 +86,55 @@ def test_loader_returns_a_datasetdict():
     assert set(ds) == {"train", "dev", "test", "gold"}
     assert ds["train"].num_rows > len(load_split(CORPUS, "train"))  # augmentation added
     assert set(ds["gold"].column_names) >= {"text", "risk", "indicators", "lang", "spans"}
+
+
+def _mini_corpus(tmp_path, correction: dict) -> Path:
+    text = "Dubai visit visa job. Salary 4500 AED for helper. File charges 20,000. WhatsApp 0300-1234567"
+    raw = {"text": text, "lang": "en", "platform": "facebook", "risk": 1,
+           "indicators": ["unrealistic_pay", "vague_employer"],
+           "evidence": {"unrealistic_pay": ["Salary 4500 AED for helper"], "vague_employer": ["Dubai visit visa job"]}}
+    (tmp_path / "authored").mkdir()
+    (tmp_path / "authored" / "en-A.jsonl").write_text(json.dumps(raw) + "\n", encoding="utf-8")
+    (tmp_path / "corrections").mkdir()
+    (tmp_path / "corrections" / "en-A.jsonl").write_text(json.dumps(correction) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_corrections_remove_and_add_labels_with_spans(tmp_path):
+    text_id = _ad_id("Dubai visit visa job. Salary 4500 AED for helper. File charges 20,000. WhatsApp 0300-1234567", "a")
+    data = _mini_corpus(tmp_path, {"id": text_id, "line": 1, "remove": ["vague_employer"],
+                                   "add": {"upfront_fee": ["File charges 20,000"]}, "reason": "test"})
+    recs = read_raw(data / "authored", "authored")
+    counts = apply_corrections(recs, data)
+    rec = recs[0]
+    assert counts == {"ads": 1, "removed": {"vague_employer": 1}, "added": {"upfront_fee": 1}}
+    assert rec["indicators"] == ["unrealistic_pay", "upfront_fee"]
+    assert {s["indicator"] for s in rec["spans"]} == {"unrealistic_pay", "upfront_fee"}
+    assert validate_record(rec) == [] and rec["label_corrections"]["removed"] == ["vague_employer"]
+
+
+@pytest.mark.parametrize("bad", [
+    {"line": 1, "id": "a-000000000000", "remove": ["vague_employer"]},      # unknown ad
+    {"line": 2, "remove": ["vague_employer"]},                               # wrong line
+    {"line": 1, "remove": ["organ_trade"]},                                  # not on the ad
+    {"line": 1, "add": {"upfront_fee": ["fee of one crore"]}},               # evidence not in text
+])
+def test_corrections_that_do_not_fit_are_refused(tmp_path, bad):
+    text_id = _ad_id("Dubai visit visa job. Salary 4500 AED for helper. File charges 20,000. WhatsApp 0300-1234567", "a")
+    data = _mini_corpus(tmp_path, {"id": text_id, **bad})
+    with pytest.raises(ValueError):
+        apply_corrections(read_raw(data / "authored", "authored"), data)
+
+
+def test_built_corpus_carries_every_correction():
+    built = {r["id"]: r for s in ("train", "dev", "test") for r in load_split(CORPUS, s)}
+    n = 0
+    for f in sorted((ROOT / "data" / "corpus" / "corrections").glob("*.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            c = json.loads(line)
+            rec = built[c["id"]]
+            assert not set(c.get("remove", [])) & set(rec["indicators"]), c["id"]
+            assert set(c.get("add", {})) <= set(rec["indicators"]), c["id"]
+            n += 1
+    manifest = json.loads((CORPUS / "MANIFEST.json").read_text())
+    assert manifest["label_corrections"]["ads"] == n

@@ -2,8 +2,11 @@
 
 Raw, never edited by code: `data/corpus/authored/*.jsonl` (bulk ads, one file per writing
 batch), `data/corpus/gold/*.jsonl` (the gold set) and `data/corpus/reviewed/*.jsonl`
-(analysts' decisions from `nigehbaan review export`, which join the bulk ads and their splits). `build_corpus()` writes a new version
-folder `data/corpus/v1/` with:
+(analysts' decisions from `nigehbaan review export`, which join the bulk ads and their
+splits). `data/corpus/corrections/<batch>.jsonl` holds the label audit of the authored batches
+(see its README); it is applied to the authored ads before anything else, so variants and
+splits see the corrected labels. `build_corpus()` writes a new version folder
+`data/corpus/v2/` with:
 - `train.jsonl`, `dev.jsonl`, `test.jsonl`, `gold.jsonl`: validated records in the schema of
   `training.schema`, evidence strings turned into character-offset spans;
 - `augmented/{train,dev,test}.jsonl`: the marked augmentation layer;
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections import Counter
 from pathlib import Path
 
 from datasketch import MinHash, MinHashLSH
@@ -27,7 +31,7 @@ from inference.normalize import normalize
 from training.augment import make_variant
 from training.schema import validate_record
 
-CORPUS_VERSION = "v1"
+CORPUS_VERSION = "v2"
 NEAR_DUP_THRESHOLD = 0.7
 SPLIT_SHARES = (("train", 0.8), ("dev", 0.1), ("test", 0.1))
 AUGMENT_SHARE = 0.35
@@ -79,6 +83,55 @@ def read_raw(folder: Path, source: str) -> list[dict]:
                     raise ValueError(f"{path}:{n}: " + "; ".join(problems))
                 out.append(rec)
     return out
+
+
+def apply_corrections(records: list[dict], data_dir: Path) -> dict:
+    """Apply `corrections/<batch>.jsonl` to the authored records in place; returns counts.
+
+    A correction names an ad by id and line of its batch file (both are checked), indicators
+    to remove and indicators to add with exact evidence strings; the ad keeps a
+    `label_corrections` field saying what changed. Anything that does not fit raises.
+    """
+    folder = data_dir / "corrections"
+    by_key = {(r["batch"], r["id"]): r for r in records}
+    removed: Counter = Counter()
+    added: Counter = Counter()
+    changed = 0
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        raw_lines = (data_dir / "authored" / f"{path.stem}.jsonl").read_text(encoding="utf-8").splitlines()
+        seen = set()
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            c = json.loads(line)
+            where = f"{path}:{n}"
+            rec = by_key.get((path.stem, c["id"]))
+            if rec is None or c["id"] in seen:
+                raise ValueError(f"{where}: {c['id']} is not an ad of batch {path.stem} or is corrected twice")
+            line_no = c.get("line")
+            if not isinstance(line_no, int) or not 1 <= line_no <= len(raw_lines) or \
+                    _ad_id(json.loads(raw_lines[line_no - 1])["text"], "a") != c["id"]:
+                raise ValueError(f"{where}: line {line_no} of {path.stem}.jsonl is not ad {c['id']}")
+            seen.add(c["id"])
+            drop = list(c.get("remove", []))
+            add = dict(c.get("add", {}))
+            if any(i not in rec["indicators"] for i in drop) or any(i in rec["indicators"] for i in add):
+                raise ValueError(f"{where}: removes an indicator the ad lacks or adds one it has")
+            if not all(isinstance(v, list) and v and all(e and e in rec["text"] for e in v) for v in add.values()):
+                raise ValueError(f"{where}: an added indicator needs evidence strings found in the text")
+            rec["indicators"] = [i for i in rec["indicators"] if i not in drop] + list(add)
+            rec["spans"] = [s for s in rec["spans"] if s["indicator"] not in drop]
+            rec["spans"] = sorted(rec["spans"] + _spans({"text": rec["text"], "indicators": list(add),
+                                                         "evidence": add}),
+                                  key=lambda x: (x["start"], x["indicator"]))
+            rec["label_corrections"] = {"removed": drop, "added": list(add), "reason": c.get("reason", "")}
+            problems = validate_record(rec)
+            if problems:
+                raise ValueError(f"{where}: " + "; ".join(problems))
+            removed.update(drop)
+            added.update(list(add))
+            changed += 1
+    return {"ads": changed, "removed": dict(sorted(removed.items())), "added": dict(sorted(added.items()))}
 
 
 def _spans(raw: dict) -> list[dict]:
@@ -144,6 +197,7 @@ def build_corpus(data_dir: str | Path = "data/corpus", seed: int = 13) -> dict:
     data_dir = Path(data_dir)
     out_dir = data_dir / CORPUS_VERSION
     authored = read_raw(data_dir / "authored", "authored")
+    corrections = apply_corrections(authored, data_dir)
     reviewed = read_raw(data_dir / "reviewed", "review") if (data_dir / "reviewed").is_dir() else []
     bulk, bulk_dups = dedupe_exact(authored + reviewed)
     gold, gold_dups = dedupe_exact(read_raw(data_dir / "gold", "gold"))
@@ -181,6 +235,7 @@ def build_corpus(data_dir: str | Path = "data/corpus", seed: int = 13) -> dict:
         "exact_duplicates_dropped": {"authored": bulk_dups, "gold": gold_dups},
         "near_duplicate_joins": joined,
         "gold_dropped_as_near_duplicates_of_bulk": len(gold) - len(gold_kept),
+        "label_corrections": corrections,
         "files": files,
     }
     (out_dir / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")

@@ -61,7 +61,7 @@ def _distinct(texts: list[str], n: int) -> float:
     return len(grams) / total if total else 0.0
 
 
-def tables(corpus: str | Path = "data/corpus/v1") -> str:
+def tables(corpus: str | Path = "data/corpus/v2") -> str:
     corpus = Path(corpus)
     splits = {s: load_split(corpus, s) for s in ("train", "dev", "test", "gold")}
     bulk = splits["train"] + splits["dev"] + splits["test"]
@@ -115,7 +115,7 @@ def tables(corpus: str | Path = "data/corpus/v1") -> str:
     return "\n".join(md) + "\n"
 
 
-def update_datasheet(readme: str | Path = "data/README.md", corpus: str | Path = "data/corpus/v1") -> None:
+def update_datasheet(readme: str | Path = "data/README.md", corpus: str | Path = "data/corpus/v2") -> None:
     path = Path(readme)
     text = path.read_text(encoding="utf-8")
     if BEGIN not in text or END not in text:

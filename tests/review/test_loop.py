@@ -35,17 +35,17 @@ def test_reviewed_decisions_become_training_data(tmp_path, monkeypatch):
     assert len(exported) == 12 and {e["risk"] for e in exported} == {0, 1}
 
     data = tmp_path / "corpus"
-    for sub in ("authored", "gold"):
+    for sub in ("authored", "gold", "corrections"):
         shutil.copytree(ROOT / "data" / "corpus" / sub, data / sub)
     (data / "reviewed").mkdir()
     shutil.copy(export, data / "reviewed" / "2026-11-reviewed.jsonl")
     assert main(["corpus", "build", "--data-dir", str(data)]) == 0
     built = [json.loads(line) for s in ("train", "dev", "test")
-             for line in (data / "v1" / f"{s}.jsonl").read_text(encoding="utf-8").splitlines()]
+             for line in (data / "v2" / f"{s}.jsonl").read_text(encoding="utf-8").splitlines()]
     reviewed = [r for r in built if r["source"] == "review"]
     assert len(reviewed) == 12 and all(r["reviewed_by"] == "ayesha" for r in reviewed)
 
     out = tmp_path / "model"
-    assert main(["train", "--config", str(ROOT / "configs" / "ci.yaml"), f"corpus_dir={data / 'v1'}",
+    assert main(["train", "--config", str(ROOT / "configs" / "ci.yaml"), f"corpus_dir={data / 'v2'}",
                  f"output_dir={out}", "mlflow=false"]) == 0
     assert (out / "contract.json").is_file()
