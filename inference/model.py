@@ -119,13 +119,18 @@ class Model:
     @property
     def info(self) -> dict:
         c = self.contract
-        return {
+        out = {
             "name": c.name,
             "version": c.version,
             "kind": c.kind,
             "lexicon": c.lexicon.get("version"),
             "lexicon_sha256": c.lexicon.get("sha256", "")[:12],
         }
+        if c.kind == "stack":
+            from inference.encoder import precision
+
+            out["encoder_precision"] = precision(c.encoder)
+        return out
 
     def logits(self, analyses: list[AdAnalysis]) -> np.ndarray:
         """Raw per-target logits before calibration, (n, 19)."""

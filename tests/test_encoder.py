@@ -92,12 +92,47 @@ def test_embedding_memo(tiny_encoder):
     assert len(encoder._MEMO) == 8 and other.shape == first.shape
 
 
-@pytest.mark.parametrize("quantize", ["int8", "bf16"])
-def test_reduced_precision_stays_close(tiny_encoder, quantize):
+@pytest.mark.parametrize("quantize", [None, "bf16"])
+def test_an_ads_embedding_does_not_depend_on_its_batch(tiny_encoder, monkeypatch, quantize):
+    """Bitwise: the same ad alone, among short ads, among long ads, at other batch sizes."""
     from inference.encoder import embed
 
+    monkeypatch.setenv("NIGEHBAAN_EMBED_MEMO", "0")
+    monkeypatch.setenv("NIGEHBAAN_ENCODER_PRECISION", quantize or "float32")
+    spec = _spec(tiny_encoder, quantize=quantize, batch_size=4)
+    others = [*LINES, "ok", "Driver chahiye", LINES[0] + " " + LINES[1], LINES[2] * 3]
+    alone = np.vstack([embed([t], spec) for t in LINES])
+    for k in (1, 3, 7):
+        mixed = embed(LINES + others[:k] + others[::-1], {**spec, "batch_size": k})
+        np.testing.assert_array_equal(mixed[: len(LINES)], alone)
+
+
+def test_bf16_falls_back_to_float32_where_it_is_not_native(monkeypatch):
+    from inference import encoder
+
+    monkeypatch.delenv("NIGEHBAAN_ENCODER_PRECISION", raising=False)
+    monkeypatch.setattr(encoder, "native_bf16", lambda: False)
+    assert encoder.precision({"quantize": "bf16"}) == "float32"
+    monkeypatch.setattr(encoder, "native_bf16", lambda: True)
+    assert encoder.precision({"quantize": "bf16"}) == "bf16"
+    assert encoder.precision({"quantize": None}) == "float32"
+    monkeypatch.setenv("NIGEHBAAN_ENCODER_PRECISION", "float32")
+    assert encoder.precision({"quantize": "bf16"}) == "float32"
+    monkeypatch.setenv("NIGEHBAAN_ENCODER_PRECISION", "fp8")
+    with pytest.raises(UsageError, match="expected float32 or bf16"):
+        encoder.precision({"quantize": None})
+
+
+@pytest.mark.parametrize("quantize", ["int8", "bf16"])
+def test_reduced_precision_stays_close(tiny_encoder, monkeypatch, quantize):
+    from inference.encoder import embed
+
+    monkeypatch.delenv("NIGEHBAAN_ENCODER_PRECISION", raising=False)
     a = embed(LINES, _spec(tiny_encoder))
+    if quantize == "bf16":  # bf16 even on a CPU that only emulates it
+        monkeypatch.setenv("NIGEHBAAN_ENCODER_PRECISION", "bf16")
     b = embed(LINES, _spec(tiny_encoder, quantize=quantize))
+    assert not np.array_equal(a, b)
     assert b.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
     assert (a * b).sum(1).min() > 0.95
