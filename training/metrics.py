@@ -78,13 +78,25 @@ def choose_band_thresholds(
     return {"high": round(high, 4), "medium": round(min(medium, high), 4)}
 
 
+_GRID = np.arange(0.15, 0.86, 0.05)
+
+
 def choose_indicator_threshold(y: np.ndarray, p: np.ndarray) -> float:
     """The dev-F1-best threshold on a coarse grid; 0.5 with fewer than 3 positives."""
     if y.sum() < 3:
         return 0.5
-    grid = np.arange(0.15, 0.86, 0.05)
-    scores = [f1_score(y, p >= t, zero_division=0) for t in grid]
-    return round(float(grid[int(np.argmax(scores))]), 2)
+    scores = [f1_score(y, p >= t, zero_division=0) for t in _GRID]
+    return round(float(_GRID[int(np.argmax(scores))]), 2)
+
+
+def choose_indicator_thresholds(Y: np.ndarray, P: np.ndarray, how: str = "per_indicator") -> dict:
+    """{indicator: threshold} from dev labels `Y` and probabilities `P` (n, 18): each
+    indicator's own F1-best threshold, or (`shared`) the one micro-F1-best threshold for all."""
+    if how == "shared":
+        scores = [f1_score(Y, P >= t, average="micro", zero_division=0) for t in _GRID]
+        t = round(float(_GRID[int(np.argmax(scores))]), 2)
+        return dict.fromkeys(INDICATORS, t)
+    return {ind: choose_indicator_threshold(Y[:, j], P[:, j]) for j, ind in enumerate(INDICATORS)}
 
 
 def risk_metrics(y: np.ndarray, p: np.ndarray, bands: dict) -> dict:

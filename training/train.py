@@ -25,7 +25,7 @@ from inference.model import TARGETS, Contract, Model, save_model
 from inference.scorer import analyze
 from training.config import TrainConfig
 from training.data import load_split
-from training.metrics import choose_band_thresholds, choose_indicator_threshold, full_metrics
+from training.metrics import choose_band_thresholds, choose_indicator_thresholds, full_metrics
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +113,8 @@ def train(cfg: TrainConfig) -> Path:
     contract.band_thresholds = choose_band_thresholds(
         y_dev[:, 0], P_dev[:, 0], cfg.high_precision, cfg.medium_recall, cfg.deployment_prior
     )
-    contract.indicator_thresholds = {
-        ind: choose_indicator_threshold(y_dev[:, j], P_dev[:, j])
-        for j, ind in enumerate(INDICATORS, start=1)
-    }
+    contract.indicator_thresholds = choose_indicator_thresholds(
+        y_dev[:, 1:], P_dev[:, 1:], cfg.indicator_threshold)
     contract.metrics = {name: full_metrics(rows, model.predict(analyses[name]), contract)
                         for name, rows in evals.items()}
     contract.training = {
