@@ -136,17 +136,24 @@ class Model:
         """Raw per-target logits before calibration, (n, 19)."""
         if self.contract.kind == "rules":
             return _rule_logits(analyses)
-        z = np.asarray(feature_matrix(analyses) @ self.W) + self.b
+        parts = self.part_logits(analyses)
+        if self.contract.kind == "stack":
+            s = self.arrays
+            return s["stack_lin"] * parts["linear"] + s["stack_head"] * parts["head"] + s["stack_bias"]
+        return parts["linear"]
+
+    def part_logits(self, analyses: list[AdAnalysis]) -> dict[str, np.ndarray]:
+        """The logits (n, 19) of each part before stacking: `linear` (n-grams + rule
+        features) and, for a stack, `head` (the encoder head alone); for model comparisons."""
+        out = {"linear": np.asarray(feature_matrix(analyses) @ self.W) + self.b}
         if self.contract.kind == "stack":
             from inference.encoder import bind_spec, embed
 
             # bind_spec: a fine-tuned encoder is stored inside the model directory.
             spec = bind_spec(self.contract.encoder, self.folder)
             emb = embed([a.norm_text for a in analyses], spec)
-            z_head = emb @ self.arrays["H"] + self.arrays["h"]
-            s = self.arrays
-            z = s["stack_lin"] * z + s["stack_head"] * z_head + s["stack_bias"]
-        return z
+            out["head"] = emb @ self.arrays["H"] + self.arrays["h"]
+        return out
 
     def predict(self, analyses: list[AdAnalysis]) -> np.ndarray:
         """Calibrated probabilities: column 0 risk, then the 18 indicators."""

@@ -2,13 +2,12 @@
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from inference.labels import INDICATORS
 from tests.conftest import ROOT
-from pathlib import Path
-
 from training.corpus import _ad_id, apply_corrections, read_raw, split_of, verify_manifest
 from training.data import load_corpus, load_split, read_jsonl
 from training.schema import validate_file, validate_record
