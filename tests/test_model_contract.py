@@ -32,6 +32,7 @@ def test_default_model_scores_the_same_after_a_reload_and_in_batch_as_one_by_one
     assert [r["risk"] for r in batch] == [r["risk"] for r in single]
     assert [r["indicators"] for r in batch] == [r["indicators"] for r in single]
     assert batch[0]["risk"] > batch[1]["risk"]
+    assert batch[0]["model"]["encoder_precision"] in ("bf16", "float32")
 
 
 @pytest.mark.parametrize(
