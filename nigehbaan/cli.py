@@ -127,7 +127,10 @@ def _run_corpus(args: argparse.Namespace) -> int:
 
     built = Path(args.data_dir) / corpus.CORPUS_VERSION
     if args.action == "build":
-        manifest = corpus.build_corpus(args.data_dir, seed=args.seed)
+        try:
+            manifest = corpus.build_corpus(args.data_dir, seed=args.seed)
+        except (ValueError, OSError) as exc:  # a raw or correction line that does not fit
+            raise UsageError(f"corpus build: {exc}. Nothing was written.") from exc
         for name, meta in manifest["files"].items():
             print(f"{name}: {meta['rows']} rows  sha256 {meta['sha256'][:16]}", file=sys.stderr)
         return EXIT_OK

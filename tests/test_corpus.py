@@ -137,3 +137,16 @@ def test_built_corpus_carries_every_correction():
             n += 1
     manifest = json.loads((CORPUS / "MANIFEST.json").read_text())
     assert manifest["label_corrections"]["ads"] == n
+
+
+def test_corpus_build_refuses_a_bad_correction_file_with_exit_2(tmp_path, capsys):
+    from nigehbaan.cli import main
+
+    data = _mini_corpus(tmp_path, {"line": 1, "remove": ["vague_employer"]})  # no id
+    assert main(["corpus", "build", "--data-dir", str(data)]) == 2
+    assert "expected a JSON object with an id" in capsys.readouterr().err
+    (data / "corrections" / "en-Z.jsonl").write_text("{}\n", encoding="utf-8")
+    (data / "corrections" / "en-A.jsonl").unlink()
+    assert main(["corpus", "build", "--data-dir", str(data)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (data / "v2").exists()

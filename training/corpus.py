@@ -98,13 +98,20 @@ def apply_corrections(records: list[dict], data_dir: Path) -> dict:
     added: Counter = Counter()
     changed = 0
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-        raw_lines = (data_dir / "authored" / f"{path.stem}.jsonl").read_text(encoding="utf-8").splitlines()
+        raw_file = data_dir / "authored" / f"{path.stem}.jsonl"
+        if not raw_file.is_file():
+            raise ValueError(f"{path}: corrects batch {path.stem!r}, but {raw_file} does not exist")
+        raw_lines = raw_file.read_text(encoding="utf-8").splitlines()
         seen = set()
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip():
                 continue
-            c = json.loads(line)
             where = f"{path}:{n}"
+            try:
+                c = json.loads(line)
+                c["id"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{where}: expected a JSON object with an id ({exc})") from exc
             rec = by_key.get((path.stem, c["id"]))
             if rec is None or c["id"] in seen:
                 raise ValueError(f"{where}: {c['id']} is not an ad of batch {path.stem} or is corrected twice")
