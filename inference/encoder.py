@@ -18,6 +18,7 @@ model contract (`contract.encoder`), see `resolve_spec` for its fields.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -189,9 +190,11 @@ def mean_pool(hidden, attention_mask, normalize: bool = True):
     return torch.nn.functional.normalize(v, dim=-1) if normalize else v
 
 
+@functools.cache
 def native_bf16() -> bool:
     """Whether this machine runs bfloat16 fast: a CUDA GPU, or a CPU with AVX512-BF16 or AMX.
-    Elsewhere PyTorch emulates it and it is slower than float32."""
+    Elsewhere PyTorch emulates it and it is slower than float32. Asked once per process:
+    `precision` is called for every scored row (`Model.info`)."""
     import torch
 
     if torch.cuda.is_available():

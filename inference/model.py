@@ -136,7 +136,10 @@ class Model:
         """Raw per-target logits before calibration, (n, 19)."""
         if self.contract.kind == "rules":
             return _rule_logits(analyses)
-        parts = self.part_logits(analyses)
+        return self.combine(self.part_logits(analyses))
+
+    def combine(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        """The model's logits from its `part_logits`: the stacking for a stack, else linear."""
         if self.contract.kind == "stack":
             s = self.arrays
             return s["stack_lin"] * parts["linear"] + s["stack_head"] * parts["head"] + s["stack_bias"]

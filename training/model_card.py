@@ -55,7 +55,7 @@ def _components(model_dir: Path, contract: dict) -> list[str]:
     rule (`indicator_threshold`); PR-AUC needs no threshold."""
     import numpy as np
 
-    from inference.model import load_model
+    from inference.model import _sigmoid, load_model
     from inference.scorer import analyze
     from training.data import load_split
     from training.metrics import choose_indicator_thresholds, indicator_metrics, safe_auc
@@ -67,11 +67,10 @@ def _components(model_dir: Path, contract: dict) -> list[str]:
     splits = {s: load_split(corpus, s) for s in ("dev", "test", "gold")}
     probs: dict[str, dict[str, np.ndarray]] = {}
     for split, rows in splits.items():
-        a = analyze([r["text"] for r in rows])
-        parts = model.part_logits(a)
-        probs[split] = {"linear part": parts["linear"], "encoder head": parts["head"],
-                        "stack (shipped)": model.logits(a)}
-        probs[split] = {k: 1 / (1 + np.exp(-v)) for k, v in probs[split].items()}
+        parts = model.part_logits(analyze([r["text"] for r in rows]))
+        z = {"linear part": parts["linear"], "encoder head": parts["head"],
+             "stack (shipped)": model.combine(parts)}
+        probs[split] = {k: _sigmoid(v) for k, v in z.items()}
     md = ["| part | split | PR-AUC en / ur / ur-Latn / mixed | indicator micro-F1 en / ur / ur-Latn / mixed | indicator micro-F1 all |",
           "|---|---|---|---|---|"]
     Y_dev = targets(splits["dev"])
