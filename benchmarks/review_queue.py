@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from review.db import connect  # noqa: E402
-from review.demo import scored_ad  # noqa: E402
-from review.importer import import_rows  # noqa: E402
-from review.queue import Filters, encode_cursor, neighbours, queue_page  # noqa: E402
+from nigehbaan.review.db import connect  # noqa: E402
+from nigehbaan.review.demo import scored_ad  # noqa: E402
+from nigehbaan.review.importer import import_rows  # noqa: E402
+from nigehbaan.review.queue import Filters, encode_cursor, neighbours, queue_page  # noqa: E402
 
 PHRASES = {
     "en": [
@@ -173,9 +173,8 @@ def main(argv: list[str] | None = None) -> int:
 def _http(db: Path) -> None:
     """Full page renders through the app, as an analyst's browser gets them."""
     from fastapi.testclient import TestClient
-
-    from review.app import create_app
-    from review.auth import add_user
+    from nigehbaan.review.app import create_app
+    from nigehbaan.review.auth import add_user
 
     conn = connect(db)
     add_user(conn, "bench", "analyst", "benchmark password")

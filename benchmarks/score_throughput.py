@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from inference.batch import score_file
+from nigehbaan.inference.batch import score_file
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,9 +24,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inference.errors import UsageError
-from inference.model import Model, load_model
-from inference.scorer import OUTPUT_FIELDS, derive_id, error_row, score_records
+from nigehbaan.inference.errors import UsageError
+from nigehbaan.inference.model import Model, load_model
+from nigehbaan.inference.scorer import OUTPUT_FIELDS, derive_id, error_row, score_records
 
 FORMATS = (".jsonl", ".csv", ".parquet")
 _NESTED = ("indicators", "entities", "model")

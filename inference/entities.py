@@ -16,8 +16,7 @@ from functools import lru_cache
 from importlib import resources
 
 import phonenumbers
-
-from inference.normalize import Normalized, normalize
+from nigehbaan.inference.normalize import Normalized, normalize
 
 ENTITIES_VERSION = "nigehbaan.entities.v1"
 
@@ -91,7 +90,7 @@ class _Money:
 
 @lru_cache(maxsize=1)
 def _money_tables() -> _Money:
-    data = json.loads(resources.files("inference").joinpath("resources/money.json").read_text())
+    data = json.loads(resources.files("nigehbaan.inference").joinpath("resources/money.json").read_text())
     words = {normalize(k).text: v for k, v in data["number_words"].items()}
     return _Money(data["pkr_per_unit"], data["months_per_period"], words)
 
@@ -99,7 +98,7 @@ def _money_tables() -> _Money:
 @lru_cache(maxsize=1)
 def _places():
     """(regex over normalised text, alias -> place record); longest alias first."""
-    data = json.loads(resources.files("inference").joinpath("resources/places.json").read_text())
+    data = json.loads(resources.files("nigehbaan.inference").joinpath("resources/places.json").read_text())
     table = {}
     for name, rec in data["places"].items():
         for alias in rec["aliases"] + rec["urdu"]:

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from nigehbaan.inference.labels import INDICATORS, LANGS
+from nigehbaan.inference.rules import Hit
 from sklearn.feature_extraction.text import HashingVectorizer
-
-from inference.labels import INDICATORS, LANGS
-from inference.rules import Hit
 
 FEATURES_VERSION = "nigehbaan.features.v1"
 # Distinct n-grams of an ad of about 500 characters; longer texts are damped (_damp_long).

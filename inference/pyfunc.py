@@ -13,14 +13,13 @@ import mlflow.pyfunc
 
 class NigehbaanPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
-        from inference.model import load_model
+        from nigehbaan.inference.model import load_model
 
         self.model = load_model(context.artifacts["model_dir"])
 
     def predict(self, context, model_input, params=None):
         import pandas as pd
-
-        from inference.scorer import score_records
+        from nigehbaan.inference.scorer import score_records
 
         if isinstance(model_input, pd.DataFrame):
             records = model_input.to_dict(orient="records")

@@ -22,10 +22,9 @@ from functools import lru_cache
 from importlib import resources
 
 import spacy
+from nigehbaan.inference.labels import INDICATORS
+from nigehbaan.inference.normalize import Normalized, normalize
 from spacy.matcher import PhraseMatcher
-
-from inference.labels import INDICATORS
-from inference.normalize import Normalized, normalize
 
 LEXICON_FILES = ("en.json", "ur-Latn.json", "ur.json")
 LEXICON_VERSION = "nigehbaan.lexicon.v1"
@@ -67,7 +66,7 @@ class Lexicon:
 
 
 def _lexicon_texts() -> list[tuple[str, str]]:
-    folder = resources.files("inference").joinpath("lexicon")
+    folder = resources.files("nigehbaan.inference").joinpath("lexicon")
     return [(name, folder.joinpath(name).read_text(encoding="utf-8")) for name in LEXICON_FILES]
 
 

@@ -11,13 +11,13 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from inference.entities import extract_entities
-from inference.features import AdAnalysis
-from inference.labels import INDICATORS
-from inference.langid import identify
-from inference.model import Model
-from inference.normalize import normalize
-from inference.rules import entity_hits, match_lexicon
+from nigehbaan.inference.entities import extract_entities
+from nigehbaan.inference.features import AdAnalysis
+from nigehbaan.inference.labels import INDICATORS
+from nigehbaan.inference.langid import identify
+from nigehbaan.inference.model import Model
+from nigehbaan.inference.normalize import normalize
+from nigehbaan.inference.rules import entity_hits, match_lexicon
 
 MAX_TEXT_CHARS = 200_000
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")  # undecodable bytes kept by surrogateescape

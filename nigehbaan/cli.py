@@ -11,8 +11,8 @@ import argparse
 import logging
 import sys
 
-from inference.errors import UsageError
 from nigehbaan import __version__
+from nigehbaan.inference.errors import UsageError
 
 EXIT_OK, EXIT_ROW_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -42,7 +42,7 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_score(args: argparse.Namespace) -> int:
-    from inference.batch import score_file
+    from nigehbaan.inference.batch import score_file
 
     summary = score_file(
         args.input,
@@ -71,8 +71,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from training.config import load_config
-    from training.train import train
+    from nigehbaan.training.config import load_config
+    from nigehbaan.training.train import train
 
     cfg = load_config(args.config, args.overrides)
     out = train(cfg)
@@ -100,7 +100,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from training.evaluate import evaluate_cli
+    from nigehbaan.training.evaluate import evaluate_cli
 
     return evaluate_cli(args.model, args.data, args.report, args.external)
 
@@ -123,7 +123,7 @@ def _add_corpus(sub: argparse._SubParsersAction) -> None:
 def _run_corpus(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from training import corpus, datasheet, schema
+    from nigehbaan.training import corpus, datasheet, schema
 
     built = Path(args.data_dir) / corpus.CORPUS_VERSION
     if args.action == "build":
@@ -148,7 +148,7 @@ def _run_corpus(args: argparse.Namespace) -> int:
 
 
 def _add_review(sub: argparse._SubParsersAction) -> None:
-    from review.cli import add_parser
+    from nigehbaan.review.cli import add_parser
 
     add_parser(sub)
 

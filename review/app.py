@@ -13,13 +13,26 @@ from urllib.parse import quote
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from nigehbaan.review import dashboard, views
+from nigehbaan.review.auth import (
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    LoginLimiter,
+    Sessions,
+    check_password,
+)
+from nigehbaan.review.db import connect, secret_key
+from nigehbaan.review.web import (
+    HERE,
+    Conn,
+    FormUser,
+    LoginRequired,
+    SecurityHeaders,
+    render,
+    safe_next,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-
-from review import dashboard, views
-from review.auth import SESSION_COOKIE, SESSION_SECONDS, LoginLimiter, Sessions, check_password
-from review.db import connect, secret_key
-from review.web import HERE, Conn, FormUser, LoginRequired, SecurityHeaders, render, safe_next
 
 LOGIN_COOKIE = "nigehbaan_login"
 

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-
-from inference.errors import UsageError
-from review.db import transaction, utcnow
-from review.labels import ROLES
+from nigehbaan.inference.errors import UsageError
+from nigehbaan.review.db import transaction, utcnow
+from nigehbaan.review.labels import ROLES
 
 SESSION_COOKIE = "nigehbaan_session"
 SESSION_SECONDS = 12 * 3600  # one working day; then log in again

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import sqlite3
 
-from review.labels import BANDS, INDICATORS, STATUSES, UNSCORED_BAND, indicator_label
+from nigehbaan.review.labels import BANDS, INDICATORS, STATUSES, UNSCORED_BAND, indicator_label
 
 CHARTS = ("risk", "indicators", "languages", "bands", "decisions")
 _STATUS_COLOURS = {

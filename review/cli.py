@@ -11,7 +11,7 @@ import ipaddress
 import logging
 import sys
 
-from inference.errors import UsageError
+from nigehbaan.inference.errors import UsageError
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -85,8 +85,8 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _run_import(args: argparse.Namespace) -> int:
-    from review.db import connect
-    from review.importer import import_file
+    from nigehbaan.review.db import connect
+    from nigehbaan.review.importer import import_file
 
     conn = connect(args.db, create=True)
     try:
@@ -112,8 +112,8 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _run_adduser(args: argparse.Namespace) -> int:
-    from review.auth import add_user
-    from review.db import connect
+    from nigehbaan.review.auth import add_user
+    from nigehbaan.review.db import connect
 
     password = _read_password(args)
     conn = connect(args.db, create=True)
@@ -139,9 +139,8 @@ def _is_loopback(host: str) -> bool:
 
 def _run_serve(args: argparse.Namespace) -> int:
     import uvicorn
-
-    from review.app import create_app
-    from review.db import connect, secret_key
+    from nigehbaan.review.app import create_app
+    from nigehbaan.review.db import connect, secret_key
 
     if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
         raise UsageError(
@@ -187,8 +186,8 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from review.db import connect
-    from review.export import export_labelled
+    from nigehbaan.review.db import connect
+    from nigehbaan.review.export import export_labelled
 
     conn = connect(args.db)
     try:

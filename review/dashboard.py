@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
-
-from review import charts
-from review.web import Conn, LoggedIn, render
+from nigehbaan.review import charts
+from nigehbaan.review.web import Conn, LoggedIn, render
 
 router = APIRouter()
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from inference.errors import UsageError
+from nigehbaan.inference.errors import UsageError
 
 SCHEMA_VERSION = 1
 

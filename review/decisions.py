@@ -14,10 +14,10 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from review.auth import User
-from review.db import transaction, utcnow
-from review.labels import ACTIONS, INDICATORS
-from review.scored import model_indicator_ids
+from nigehbaan.review.auth import User
+from nigehbaan.review.db import transaction, utcnow
+from nigehbaan.review.labels import ACTIONS, INDICATORS
+from nigehbaan.review.scored import model_indicator_ids
 
 
 class NotFound(LookupError):

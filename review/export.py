@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from inference.labels import INDICATORS, PLATFORMS
-from review.scored import corrected_indicators, valid_evidence
-from training.schema import validate_record
+from nigehbaan.inference.labels import INDICATORS, PLATFORMS
+from nigehbaan.review.scored import corrected_indicators, valid_evidence
+from nigehbaan.training.schema import validate_record
 
 
 @dataclass

@@ -10,9 +10,8 @@ import unicodedata
 from itertools import pairwise
 
 from markupsafe import Markup, escape
-
-from review.labels import indicator_class, indicator_label
-from review.scored import valid_evidence
+from nigehbaan.review.labels import indicator_class, indicator_label
+from nigehbaan.review.scored import valid_evidence
 
 # Bidi embedding/override/isolate controls can make scraped text display in a misleading
 # order; show them as visible markers instead of letting them act. (ZWJ/ZWNJ are left alone:

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inference.errors import UsageError
-from review.db import transaction, utcnow
-from review.labels import BANDS, INDICATORS, UNSCORED_BAND
-from review.scored import entity_values, model_indicator_ids
+from nigehbaan.inference.errors import UsageError
+from nigehbaan.review.db import transaction, utcnow
+from nigehbaan.review.labels import BANDS, INDICATORS, UNSCORED_BAND
+from nigehbaan.review.scored import entity_values, model_indicator_ids
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ plus the statuses, actions and roles that only the review app uses.
 
 from __future__ import annotations
 
-from inference.labels import BANDS, INDICATORS
+from nigehbaan.inference.labels import BANDS, INDICATORS
 
 __all__ = [
     "ACTIONS",

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from urllib.parse import urlencode
 
-from review.labels import BANDS, INDICATORS, STATUSES, UNSCORED_BAND
+from nigehbaan.review.labels import BANDS, INDICATORS, STATUSES, UNSCORED_BAND
 
 PAGE_SIZE = 50
 _ALL = "all"

@@ -1,7 +1,7 @@
 """Screenshots of the review app for the README, and the browser plumbing the end-to-end
 test shares: a live server on a free local port and Debian's headless Chromium.
 
-    python -m review.screenshots [--out docs/screenshots]
+    python -m nigehbaan.review.screenshots [--out docs/screenshots]
 
 Uses the demo ads (review.demo) in a throw-away database; needs Playwright and Chromium at
 /usr/bin/chromium (never `playwright install`: these machines cannot download browsers).
@@ -40,8 +40,7 @@ def live_server(db_path: str | Path) -> Iterator[str]:
     another process could take the port.
     """
     import uvicorn
-
-    from review.app import create_app
+    from nigehbaan.review.app import create_app
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -81,11 +80,11 @@ def log_in(page, base_url: str, name: str, password: str) -> None:
 def demo_database(path: Path, user: str, password: str, decide: bool = True) -> Path:
     """A review database holding the demo ads, one analyst, and (optionally) a few decisions
     so the dashboard has something to show."""
-    from review.auth import User, add_user
-    from review.db import connect
-    from review.decisions import decide as record
-    from review.demo import DEMO_ADS
-    from review.importer import import_rows
+    from nigehbaan.review.auth import User, add_user
+    from nigehbaan.review.db import connect
+    from nigehbaan.review.decisions import decide as record
+    from nigehbaan.review.demo import DEMO_ADS
+    from nigehbaan.review.importer import import_rows
 
     conn = connect(path, create=True)
     import_rows(conn, enumerate(DEMO_ADS, 1))

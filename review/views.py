@@ -9,13 +9,12 @@ from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
-
-from review import decisions as dec
-from review.auth import User
-from review.highlight import highlight
-from review.queue import ROW_COLUMNS, Filters, facet_values, neighbours, queue_page
-from review.scored import entity_values, model_indicator_ids
-from review.web import Conn, FormUser, LoggedIn, render
+from nigehbaan.review import decisions as dec
+from nigehbaan.review.auth import User
+from nigehbaan.review.highlight import highlight
+from nigehbaan.review.queue import ROW_COLUMNS, Filters, facet_values, neighbours, queue_page
+from nigehbaan.review.scored import entity_values, model_indicator_ids
+from nigehbaan.review.web import Conn, FormUser, LoggedIn, render
 
 router = APIRouter()
 

@@ -13,10 +13,9 @@ from urllib.parse import quote, urlsplit
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-from review import labels
-from review.auth import SESSION_COOKIE, User, csrf_ok
-from review.db import connect
+from nigehbaan.review import labels
+from nigehbaan.review.auth import SESSION_COOKIE, User, csrf_ok
+from nigehbaan.review.db import connect
 
 HERE = Path(__file__).parent
 

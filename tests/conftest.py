@@ -13,14 +13,14 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def rules_model():
     """A rules-only model: needs no training, so unit tests of scoring stay fast."""
-    from inference.model import load_model
+    from nigehbaan.inference.model import load_model
 
     return load_model(ROOT / "models" / "rules")
 
 
 @pytest.fixture(scope="session")
 def default_model():
-    from inference.model import load_model
+    from nigehbaan.inference.model import load_model
 
     return load_model()
 

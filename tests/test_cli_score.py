@@ -11,8 +11,8 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from nigehbaan.inference.labels import BANDS, INDICATORS
 
-from inference.labels import BANDS, INDICATORS
 from nigehbaan.cli import main
 from tests.conftest import ROOT, read_jsonl, write_jsonl
 

@@ -5,12 +5,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from nigehbaan.inference.labels import INDICATORS
+from nigehbaan.training.corpus import _ad_id, apply_corrections, read_raw, split_of, verify_manifest
+from nigehbaan.training.data import load_corpus, load_split, read_jsonl
+from nigehbaan.training.schema import validate_file, validate_record
 
-from inference.labels import INDICATORS
 from tests.conftest import ROOT
-from training.corpus import _ad_id, apply_corrections, read_raw, split_of, verify_manifest
-from training.data import load_corpus, load_split, read_jsonl
-from training.schema import validate_file, validate_record
 
 CORPUS = ROOT / "data" / "corpus" / "v2"
 

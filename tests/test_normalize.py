@@ -1,8 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from inference.normalize import normalize
-from inference.rules import match_lexicon
+from nigehbaan.inference.normalize import normalize
+from nigehbaan.inference.rules import match_lexicon
 
 ZW = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u202e"]
 

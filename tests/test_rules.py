@@ -2,11 +2,10 @@ import json
 from importlib import resources
 
 import pytest
-
-from inference.entities import extract_entities
-from inference.labels import INDICATORS
-from inference.normalize import normalize
-from inference.rules import entity_hits, lexicon_fingerprint, match_lexicon
+from nigehbaan.inference.entities import extract_entities
+from nigehbaan.inference.labels import INDICATORS
+from nigehbaan.inference.normalize import normalize
+from nigehbaan.inference.rules import entity_hits, lexicon_fingerprint, match_lexicon
 
 
 def hits(text):
@@ -14,7 +13,7 @@ def hits(text):
 
 
 def test_every_lexicon_file_covers_exactly_the_18_indicators():
-    folder = resources.files("inference").joinpath("lexicon")
+    folder = resources.files("nigehbaan.inference").joinpath("lexicon")
     for name in ("en.json", "ur.json", "ur-Latn.json"):
         data = json.loads(folder.joinpath(name).read_text(encoding="utf-8"))
         assert sorted(data["indicators"]) == sorted(INDICATORS), name

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
-from inference.errors import UsageError
+from nigehbaan.inference.errors import UsageError
 
 MODEL_KINDS = ("linear", "stack")
 

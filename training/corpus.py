@@ -26,10 +26,9 @@ from collections import Counter
 from pathlib import Path
 
 from datasketch import MinHash, MinHashLSH
-
-from inference.normalize import normalize
-from training.augment import make_variant
-from training.schema import validate_record
+from nigehbaan.inference.normalize import normalize
+from nigehbaan.training.augment import make_variant
+from nigehbaan.training.schema import validate_record
 
 CORPUS_VERSION = "v2"
 NEAR_DUP_THRESHOLD = 0.7

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from inference.errors import UsageError
-from training.schema import validate_record
+from nigehbaan.inference.errors import UsageError
+from nigehbaan.training.schema import validate_record
 
 
 def read_jsonl(path: str | Path, validate: bool = True) -> list[dict]:

@@ -14,14 +14,13 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from nigehbaan.inference.labels import INDICATORS
+from nigehbaan.inference.normalize import normalize
+from nigehbaan.inference.scorer import analyze
+from nigehbaan.training.corpus import NEAR_DUP_THRESHOLD
+from nigehbaan.training.data import load_split
+from nigehbaan.training.metrics import safe_auc
 from sklearn.linear_model import LogisticRegression
-
-from inference.labels import INDICATORS
-from inference.normalize import normalize
-from inference.scorer import analyze
-from training.corpus import NEAR_DUP_THRESHOLD
-from training.data import load_split
-from training.metrics import safe_auc
 
 BEGIN, END = "<!-- BEGIN GENERATED -->", "<!-- END GENERATED -->"
 _EMOJI_RE = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\U0001f1e6-\U0001f1ff]")

@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-from inference.model import Model, load_model
-from training.data import read_jsonl
-from training.external import predict_texts, run_external_checks
-from training.metrics import full_metrics
+from nigehbaan.inference.model import Model, load_model
+from nigehbaan.training.data import read_jsonl
+from nigehbaan.training.external import predict_texts, run_external_checks
+from nigehbaan.training.metrics import full_metrics
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +80,12 @@ def summary_text(result: dict) -> str:
 
 def write_report(folder: Path, result: dict, rows: list[dict], P: np.ndarray, model: Model) -> None:
     """report.md, metrics.json and PNG plots in `folder`."""
-    from training.plots import confusion_png, indicator_f1_png, pr_curve_png, reliability_png
+    from nigehbaan.training.plots import (
+        confusion_png,
+        indicator_f1_png,
+        pr_curve_png,
+        reliability_png,
+    )
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")

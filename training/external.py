@@ -18,11 +18,10 @@ import re
 from pathlib import Path
 
 import numpy as np
-
-from inference.labels import INDICATORS
-from inference.model import Model
-from inference.scorer import analyze
-from training.metrics import safe_auc
+from nigehbaan.inference.labels import INDICATORS
+from nigehbaan.inference.model import Model
+from nigehbaan.inference.scorer import analyze
+from nigehbaan.training.metrics import safe_auc
 
 ROMAN_URDU_SAMPLE = 3000
 _TAG = re.compile(r"<[^>]+>")

@@ -25,10 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from nigehbaan.inference.encoder import load_encoder, mean_pool
+from nigehbaan.training.config import TrainConfig
 from transformers import PrinterCallback, TrainerCallback
-
-from inference.encoder import load_encoder, mean_pool
-from training.config import TrainConfig
 
 log = logging.getLogger(__name__)
 HISTORY_FILE = "finetune_history.json"
@@ -38,9 +37,8 @@ def finetune_encoder(cfg: TrainConfig, train_rows: list[dict], dev_rows: list[di
                      analyses: dict, out_dir: Path, prefix: str = "") -> Path:
     """Fine-tune `cfg.encoder` on the train ads; save the encoder into `out_dir`."""
     from datasets import Dataset
+    from nigehbaan.training.train import targets
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
-
-    from training.train import targets
 
     encoder, tok = load_encoder(cfg.encoder)
 
@@ -117,9 +115,8 @@ class MultiTaskModel(torch.nn.Module):
 
 
 def _compute_metrics(ev) -> dict:
+    from nigehbaan.training.metrics import safe_auc
     from sklearn.metrics import f1_score
-
-    from training.metrics import safe_auc
 
     logits, y = np.asarray(ev.predictions), np.asarray(ev.label_ids).astype(int)
     p = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
@@ -132,8 +129,7 @@ def _compute_metrics(ev) -> dict:
 
 def _mlflow_run(cfg: TrainConfig):
     import mlflow
-
-    from training.tracking import DEFAULT_TRACKING_URI
+    from nigehbaan.training.tracking import DEFAULT_TRACKING_URI
 
     os.environ.setdefault("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])

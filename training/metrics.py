@@ -7,14 +7,13 @@ MLflow) and `nigehbaan evaluate` (reports).
 from __future__ import annotations
 
 import numpy as np
+from nigehbaan.inference.labels import INDICATORS
 from sklearn.metrics import (
     average_precision_score,
     f1_score,
     precision_recall_fscore_support,
     roc_auc_score,
 )
-
-from inference.labels import INDICATORS
 
 
 def safe_auc(y: np.ndarray, p: np.ndarray, kind: str = "roc") -> float | None:

@@ -9,7 +9,7 @@ list of the lexicon file of the language they were seen in (code-mixed ads count
 file whose script they use), beside the hand-written `phrases`. Dev, test and gold are never
 read, so the lexicon cannot leak their labels.
 
-    python -m training.mine_lexicon            # rewrites inference/lexicon/*.json
+    python -m nigehbaan.training.mine_lexicon            # rewrites inference/lexicon/*.json
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from inference.labels import INDICATORS
-from inference.normalize import normalize
-from training.data import load_split
+from nigehbaan.inference.labels import INDICATORS
+from nigehbaan.inference.normalize import normalize
+from nigehbaan.training.data import load_split
 
 LEXICON_DIR = Path(__file__).resolve().parent.parent / "inference" / "lexicon"
 _ARABIC = re.compile(r"[\u0600-\u06ff]")

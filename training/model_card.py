@@ -3,7 +3,7 @@
 The figures are never typed: they come from `contract.json` (dev/test/gold metrics written at
 training) and from `nigehbaan evaluate` on the gold set with the external checks.
 
-    python -m training.model_card --model models/default
+    python -m nigehbaan.training.model_card --model models/default
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from training.evaluate import evaluate
+from nigehbaan.training.evaluate import evaluate
 
 LANGS = ("en", "ur", "ur-Latn", "mixed")
 
@@ -54,12 +54,11 @@ def _components(model_dir: Path, contract: dict) -> list[str]:
     alone and the stack. Each part's indicator thresholds are chosen on dev by the model's own
     rule (`indicator_threshold`); PR-AUC needs no threshold."""
     import numpy as np
-
-    from inference.model import _sigmoid, load_model
-    from inference.scorer import analyze
-    from training.data import load_split
-    from training.metrics import choose_indicator_thresholds, indicator_metrics, safe_auc
-    from training.train import targets
+    from nigehbaan.inference.model import _sigmoid, load_model
+    from nigehbaan.inference.scorer import analyze
+    from nigehbaan.training.data import load_split
+    from nigehbaan.training.metrics import choose_indicator_thresholds, indicator_metrics, safe_auc
+    from nigehbaan.training.train import targets
 
     model = load_model(model_dir)
     corpus = contract["training"]["config"]["corpus_dir"]

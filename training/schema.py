@@ -9,7 +9,7 @@ One JSON object per line:
 | lang | str | en, ur, ur-Latn, mixed |
 | platform | str | one of inference.labels.PLATFORMS |
 | risk | int | 0 or 1 |
-| indicators | list[str] | ids from inference.labels.INDICATORS, no repeats |
+| indicators | list[str] | ids from nigehbaan.inference.labels.INDICATORS, no repeats |
 | spans | list | optional: {indicator, start, end, text}, text == text[start:end] |
 | source | str | authored, gold, augmented, review |
 | family | str | the ad, its variants and near-duplicates share one family |
@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from inference.labels import INDICATORS, PLATFORMS
+from nigehbaan.inference.labels import INDICATORS, PLATFORMS
 
 CORPUS_LANGS = ("en", "ur", "ur-Latn", "mixed")
 SOURCES = ("authored", "gold", "augmented", "review")

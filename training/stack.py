@@ -24,12 +24,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from nigehbaan.inference.encoder import bind_spec, embed, resolve_spec
+from nigehbaan.inference.model import TARGETS
+from nigehbaan.training.config import TrainConfig
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
-from inference.encoder import bind_spec, embed, resolve_spec
-from inference.model import TARGETS
-from training.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +55,11 @@ def encoder_spec(cfg: TrainConfig) -> dict:
 def fit_stack(cfg: TrainConfig, train_rows: list[dict], dev_rows: list[dict], analyses: dict,
               linear_model) -> dict[str, np.ndarray]:
     """Arrays `H`, `h`, `stack_lin`, `stack_head`, `stack_bias` (float32) of a stacked model."""
-    from training.train import targets  # train.py imports this module lazily: no cycle
+    from nigehbaan.training.train import targets  # train.py imports this module lazily: no cycle
 
     spec = encoder_spec(cfg)
     if cfg.encoder_mode == "finetune":
-        from training.finetune import finetune_encoder
+        from nigehbaan.training.finetune import finetune_encoder
 
         finetune_encoder(cfg, train_rows, dev_rows, analyses, Path(cfg.output_dir) / FINETUNED_DIR,
                          prefix=spec["prefix"])

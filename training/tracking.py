@@ -31,9 +31,13 @@ def _flatten(prefix: str, obj, out: dict) -> None:
 def log_run(cfg, model_dir: Path, contract, predictions: dict) -> str:
     """Log one training run; returns the MLflow run id."""
     import mlflow
-
-    import inference.pyfunc
-    from training.plots import confusion_png, indicator_f1_png, pr_curve_png, reliability_png
+    import nigehbaan.inference.pyfunc
+    from nigehbaan.training.plots import (
+        confusion_png,
+        indicator_f1_png,
+        pr_curve_png,
+        reliability_png,
+    )
 
     os.environ.setdefault("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
@@ -68,7 +72,7 @@ def log_run(cfg, model_dir: Path, contract, predictions: dict) -> str:
         mlflow.log_artifacts(str(model_dir), "model_dir")
         mlflow.pyfunc.log_model(
             name="model",
-            python_model=inference.pyfunc.__file__,
+            python_model=nigehbaan.inference.pyfunc.__file__,
             artifacts={"model_dir": str(model_dir)},
             registered_model_name=cfg.name if cfg.register else None,
             pip_requirements=["nigehbaan"],

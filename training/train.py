@@ -17,15 +17,18 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from nigehbaan.inference.features import N_FEATURES, feature_matrix
+from nigehbaan.inference.labels import INDICATORS
+from nigehbaan.inference.model import TARGETS, Contract, Model, save_model
+from nigehbaan.inference.scorer import analyze
+from nigehbaan.training.config import TrainConfig
+from nigehbaan.training.data import load_split
+from nigehbaan.training.metrics import (
+    choose_band_thresholds,
+    choose_indicator_thresholds,
+    full_metrics,
+)
 from sklearn.linear_model import LogisticRegression
-
-from inference.features import N_FEATURES, feature_matrix
-from inference.labels import INDICATORS
-from inference.model import TARGETS, Contract, Model, save_model
-from inference.scorer import analyze
-from training.config import TrainConfig
-from training.data import load_split
-from training.metrics import choose_band_thresholds, choose_indicator_thresholds, full_metrics
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ def train(cfg: TrainConfig) -> Path:
     model = Model(contract, None, arrays)
 
     if cfg.kind == "stack":
-        from training.stack import encoder_spec, fit_stack
+        from nigehbaan.training.stack import encoder_spec, fit_stack
 
         arrays.update(fit_stack(cfg, train_rows, dev_rows, analyses, model))
         contract.kind = "stack"
@@ -127,7 +130,7 @@ def train(cfg: TrainConfig) -> Path:
     save_model(out, contract, arrays)
     log.info("model written to %s in %.1fs", out, time.time() - t0)
     if cfg.mlflow:
-        from training.tracking import log_run
+        from nigehbaan.training.tracking import log_run
 
         log_run(cfg, out, contract, {n: (evals[n], model.predict(analyses[n])) for n in evals})
     return out

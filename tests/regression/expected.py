@@ -35,8 +35,8 @@ def read_inputs(name: str) -> list[dict]:
 
 
 def score(model_name: str, records: list[dict]) -> list[dict]:
-    from inference.model import load_model
-    from inference.scorer import score_records
+    from nigehbaan.inference.model import load_model
+    from nigehbaan.inference.scorer import score_records
 
     os.environ["NIGEHBAAN_ENCODER_PRECISION"] = "float32"
     model = load_model(None if model_name == "default" else ROOT / "models" / model_name)

@@ -8,11 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-
-from review.auth import add_user
-from review.db import connect
-from review.demo import DEMO_ADS
-from review.importer import import_file
+from nigehbaan.review.auth import add_user
+from nigehbaan.review.db import connect
+from nigehbaan.review.demo import DEMO_ADS
+from nigehbaan.review.importer import import_file
 
 PASSWORD = "correct horse battery"
 USERS = {"ayesha": "analyst", "bilal": "analyst", "sara": "supervisor"}
@@ -30,13 +29,12 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 def _fast_password_hashing():
     """argon2's defaults cost ~80 ms per hash on purpose; the tests need speed, not resistance
     to guessing, so they hash with the cheapest argon2id parameters."""
+    import nigehbaan.review.auth
     from argon2 import PasswordHasher
-
-    import review.auth
 
     patch = pytest.MonkeyPatch()
     patch.setattr(
-        review.auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        nigehbaan.review.auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
     yield
     patch.undo()
@@ -67,7 +65,7 @@ def conn(db_path: Path):
 
 @pytest.fixture
 def app(db_path: Path):
-    from review.app import create_app
+    from nigehbaan.review.app import create_app
 
     return create_app(str(db_path))
 

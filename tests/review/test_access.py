@@ -6,9 +6,8 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-
-from review.app import create_app
-from review.auth import SESSION_COOKIE
+from nigehbaan.review.app import create_app
+from nigehbaan.review.auth import SESSION_COOKIE
 
 from .conftest import PASSWORD, csrf_of, login, make_client
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 
 import pytest
-
-from review.db import connect
-from review.screenshots import CHROMIUM, launch_chromium, live_server, log_in
+from nigehbaan.review.db import connect
+from nigehbaan.review.screenshots import CHROMIUM, launch_chromium, live_server, log_in
 
 from .conftest import PASSWORD
 

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from nigehbaan.review.db import connect
 
 from nigehbaan.cli import main
-from review.db import connect
 
 from .conftest import PASSWORD
 
@@ -44,8 +44,8 @@ def test_import_adduser_export_round_trip(tmp_path, scored_file, capsys, monkeyp
     conn = connect(db)
     stored = conn.execute("SELECT password_hash FROM users WHERE name='sara'").fetchone()[0]
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
-    from review.auth import User
-    from review.decisions import decide
+    from nigehbaan.review.auth import User
+    from nigehbaan.review.decisions import decide
 
     decide(conn, User(1, "sara", "supervisor"), "demo-ur-1", "confirm", 1)
     out_file = tmp_path / "labelled.jsonl"
@@ -122,7 +122,7 @@ def test_export_help_says_what_is_left_out(capsys):
 
 def test_importing_review_cli_stays_light():
     code = (
-        "import sys, review.cli; "
+        "import sys, nigehbaan.review.cli; "
         "heavy = [m for m in ('fastapi', 'uvicorn', 'argon2', 'matplotlib', 'starlette') if m in sys.modules]; "
         "print(heavy)"
     )

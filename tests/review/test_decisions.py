@@ -6,9 +6,8 @@ import sqlite3
 from urllib.parse import quote
 
 import pytest
-
-from review.auth import User
-from review.decisions import Conflict, NotAllowed, decide
+from nigehbaan.review.auth import User
+from nigehbaan.review.decisions import Conflict, NotAllowed, decide
 
 from .conftest import csrf_of, version_of
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from review.auth import User
-from review.decisions import decide
-from review.demo import scored_ad
-from review.export import export_labelled
-from review.importer import import_rows
-from training.schema import validate_record
+from nigehbaan.review.auth import User
+from nigehbaan.review.decisions import decide
+from nigehbaan.review.demo import scored_ad
+from nigehbaan.review.export import export_labelled
+from nigehbaan.review.importer import import_rows
+from nigehbaan.training.schema import validate_record
 
 from .test_decisions import post_decision
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from review.highlight import highlight
+from nigehbaan.review.highlight import highlight
 
 
 def ind(ind_id, *spans, text):

@@ -9,13 +9,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-
-from inference.errors import UsageError
-from review.auth import User
-from review.db import connect
-from review.decisions import decide
-from review.demo import DEMO_ADS
-from review.importer import import_file
+from nigehbaan.inference.errors import UsageError
+from nigehbaan.review.auth import User
+from nigehbaan.review.db import connect
+from nigehbaan.review.decisions import decide
+from nigehbaan.review.demo import DEMO_ADS
+from nigehbaan.review.importer import import_file
 
 from .conftest import write_jsonl
 

@@ -4,11 +4,11 @@ import json
 import shutil
 
 import pytest
+from nigehbaan.review.auth import User, add_user
+from nigehbaan.review.db import connect
+from nigehbaan.review.decisions import decide
 
 from nigehbaan.cli import main
-from review.auth import User, add_user
-from review.db import connect
-from review.decisions import decide
 from tests.conftest import ROOT, read_jsonl
 from tests.review.conftest import PASSWORD
 

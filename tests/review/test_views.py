@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from review.demo import scored_ad
-from review.importer import import_rows
-from review.queue import Filters, queue_page
+from nigehbaan.review.demo import scored_ad
+from nigehbaan.review.importer import import_rows
+from nigehbaan.review.queue import Filters, queue_page
 
 from .test_decisions import post_decision
 
