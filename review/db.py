@@ -16,8 +16,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from nigehbaan.inference.errors import UsageError
+from nigehbaan.review.migrate import SCHEMA_VERSION, upgrade
 
-SCHEMA_VERSION = 1
+# SCHEMA below is version 1; migrate.upgrade() brings every database, new or old, to
+# SCHEMA_VERSION when it is opened.
+BASE_VERSION = 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -129,8 +132,10 @@ def connect(path: str | Path, *, create: bool = False) -> sqlite3.Connection:
             conn.executescript(SCHEMA)
             conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
+                (str(BASE_VERSION),),
             )
+        if _has_table(conn, "meta") and get_meta(conn, "schema_version") == str(BASE_VERSION):
+            upgrade(conn)
         _check_schema(conn, path)
     except sqlite3.DatabaseError as exc:
         raise UsageError(

@@ -1,0 +1,138 @@
+"""Schema upgrades of the review database, applied when a database is opened.
+
+Version 1 is the schema in `db.SCHEMA`. A new database is created at version 1 and upgraded
+at once, so the upgrade path that old `review.db` files take is the one every test runs.
+
+Version 2 adds what issue 15 asked for:
+
+- `decisions.action` may be `undo` (an analyst takes back their own last decision; the undo is a
+  new row, the log stays append-only), `decisions.kind` tells a normal decision from a blind
+  second review, and `decisions.spans_json` holds the passages an analyst marked.
+- `users.disabled`, `ads.assigned_to` (with an index for the "mine" queue).
+- `events`: an append-only log of what is not a decision on an ad (assignments, users disabled
+  or enabled, exports from the web page).
+- `double_review`: which first decision of a sampled ad waits for, or got, a second review.
+- `meta.imports`: a counter every import batch bumps (the dashboard's cache key).
+
+SQLite cannot change a CHECK constraint in place, so `decisions` is rebuilt in one transaction
+following SQLite's documented procedure (foreign keys off, copy, drop, rename, recreate its
+indexes and triggers, check foreign keys); the table's own SQL is edited, not rewritten, so
+columns or triggers added to version 1 survive the rebuild.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from nigehbaan.inference.errors import UsageError
+
+SCHEMA_VERSION = 2
+
+_V2_ADDITIONS = """
+CREATE INDEX IF NOT EXISTS ads_assigned ON ads (assigned_to, rank, id);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  target TEXT NOT NULL DEFAULT '',
+  detail_json TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+CREATE TABLE IF NOT EXISTS double_review (
+  ad_id TEXT PRIMARY KEY REFERENCES ads(id),
+  first_id INTEGER NOT NULL REFERENCES decisions(id),
+  second_id INTEGER REFERENCES decisions(id)
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('imports', '0');
+"""
+
+
+def _version(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return row[0] if row else None
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _rebuild_decisions(conn: sqlite3.Connection) -> None:
+    sql = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'decisions'"
+    ).fetchone()[0]
+    check = "'reopen')"
+    if "'undo'" not in sql:
+        if check not in sql:
+            raise UsageError(
+                "review database: expected the version-1 decisions table (actions ending in "
+                f"'reopen'), found {sql[:120]!r}. Fix: open it with the Nigehbaan version that "
+                "created it, or start a new --db."
+            )
+        extras = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'decisions' "
+            "AND type IN ('index', 'trigger') AND sql IS NOT NULL"
+        ).fetchall()
+        new_sql = sql.replace(check, "'reopen', 'undo')", 1).replace(
+            "decisions", "decisions_v2", 1
+        )
+        conn.execute(new_sql)
+        conn.execute("INSERT INTO decisions_v2 SELECT * FROM decisions")
+        conn.execute("DROP TABLE decisions")
+        conn.execute("ALTER TABLE decisions_v2 RENAME TO decisions")
+        for (stmt,) in extras:
+            conn.execute(stmt)
+    columns = _columns(conn, "decisions")
+    if "kind" not in columns:
+        conn.execute(
+            "ALTER TABLE decisions ADD COLUMN kind TEXT NOT NULL DEFAULT 'decision' "
+            "CHECK (kind IN ('decision', 'second'))"
+        )
+    if "spans_json" not in columns:
+        conn.execute("ALTER TABLE decisions ADD COLUMN spans_json TEXT NOT NULL DEFAULT '[]'")
+
+
+def _to_v2(conn: sqlite3.Connection) -> None:
+    _rebuild_decisions(conn)
+    if "disabled" not in _columns(conn, "users"):
+        conn.execute("ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0")
+    if "assigned_to" not in _columns(conn, "ads"):
+        conn.execute("ALTER TABLE ads ADD COLUMN assigned_to INTEGER REFERENCES users(id)")
+    for stmt in _V2_ADDITIONS.split(";\n"):
+        if stmt.strip():
+            conn.execute(stmt)
+
+
+def upgrade(conn: sqlite3.Connection) -> None:
+    """Bring a version-1 database to SCHEMA_VERSION; a no-op when it is there already.
+
+    Runs in one write transaction: a failure leaves the database at version 1.
+    """
+    if _version(conn) == str(SCHEMA_VERSION):
+        return
+    conn.execute("PRAGMA foreign_keys=OFF")  # has no effect inside a transaction
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if _version(conn) == "1":  # another process may have upgraded meanwhile
+                _to_v2(conn)
+                problems = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if problems:
+                    raise UsageError(
+                        f"review database upgrade: expected consistent references, found "
+                        f"{len(problems)} broken (first: {tuple(problems[0])}). Nothing was "
+                        f"changed. Fix: restore a backup of the file."
+                    )
+                conn.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                    (str(SCHEMA_VERSION),),
+                )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        conn.execute("PRAGMA foreign_keys=ON")
