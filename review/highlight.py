@@ -7,7 +7,6 @@ Every piece of ad text goes through `markupsafe.escape`; the only markup added i
 from __future__ import annotations
 
 import unicodedata
-from itertools import pairwise
 
 from markupsafe import Markup, escape
 from nigehbaan.review.labels import indicator_class, indicator_label
@@ -16,6 +15,10 @@ from nigehbaan.review.scored import valid_evidence
 # Bidi embedding/override/isolate controls can make scraped text display in a misleading
 # order; show them as visible markers instead of letting them act. (ZWJ/ZWNJ are left alone:
 # Urdu typing and emoji use them legitimately.)
+# Evidence items marked at most: beyond this a page gets heavy for the browser and the analyst
+# learns nothing more from the colour. The page says how many were left unmarked.
+MAX_HIGHLIGHTED = 2000
+
 _BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
 
 
@@ -32,43 +35,65 @@ def _text(segment: str) -> Markup:
     return out
 
 
-def highlight(text: str, indicators: list[dict]) -> tuple[Markup, int]:
-    """Return (HTML of `text` with evidence marked, number of evidence items not shown).
+def highlight(
+    text: str, indicators: list[dict], limit: int = MAX_HIGHLIGHTED
+) -> tuple[Markup, int, int]:
+    """Return (HTML of `text` with evidence marked, number of evidence items skipped because
+    their offsets do not point at their text, number of valid items left unmarked because the
+    ad has more than `limit`).
 
-    Evidence whose offsets do not point at its text is skipped and counted, not guessed at.
-    Overlapping evidence of several indicators is split into segments that carry every
-    indicator covering them.
+    Skipped evidence is counted, not guessed at. Only the first `limit` valid items in text
+    order are marked. Overlapping evidence of several indicators is split into segments that
+    carry every indicator covering them. One sweep over the sorted span boundaries, so the
+    work grows as n log n in the number of spans, not n².
     """
-    spans: list[tuple[int, int, str]] = []
+    order: dict[str, int] = {}  # indicator id -> position of its first evidence
+    spans: list[tuple[int, int, int]] = []  # (start, end, indicator order)
     skipped = 0
     for ind in indicators or []:
         evidence = ind.get("evidence") or []
         good = valid_evidence(text, evidence)
         skipped += len(evidence) - len(good)
-        spans += [(ev["start"], ev["end"], str(ind.get("id"))) for ev in good]
-    cuts = sorted({0, len(text), *(s for s, _, _ in spans), *(e for _, e, _ in spans)})
-    # Segments between cuts, each with the indicators covering it; neighbours covered by the
-    # same indicators are joined, so overlapping evidence of one indicator stays one <mark>
+        if good:
+            rank = order.setdefault(str(ind.get("id")), len(order))
+            spans += [(ev["start"], ev["end"], rank) for ev in good]
+    spans.sort()
+    unmarked = max(0, len(spans) - limit)
+    # (offset, +1 opens / -1 closes, indicator order), sorted by offset
+    events = sorted(e for s, t, r in spans[:limit] for e in ((s, 1, r), (t, -1, r)))
+    ids = list(order)
+    # Segments between boundaries, each with the indicators covering it; neighbours covered by
+    # the same indicators are joined, so overlapping evidence of one indicator stays one <mark>
     # (splitting an Urdu word across elements can break its letter joining).
     segments: list[list] = []
-    for a, b in pairwise(cuts):
-        covering = tuple(dict.fromkeys(i for s, e, i in spans if s <= a and b <= e))
-        if segments and segments[-1][0] == covering:
-            segments[-1][2] = b
-        else:
-            segments.append([covering, a, b])
-    html = Markup("")
+    active: dict[int, int] = {}  # indicator order -> number of its spans open here
+    pos = 0
+    for offset, step, rank in [*events, (len(text), 0, -1)]:
+        if offset > pos:
+            covering = tuple(ids[r] for r in sorted(active))
+            if segments and segments[-1][0] == covering:
+                segments[-1][2] = offset
+            else:
+                segments.append([covering, pos, offset])
+            pos = offset
+        if step:
+            active[rank] = active.get(rank, 0) + step
+            if not active[rank]:
+                del active[rank]
+    parts = []
     for covering, a, b in segments:
         if not covering:
-            html += _text(text[a:b])
+            parts.append(_text(text[a:b]))
             continue
         classes = " ".join(
             ["ev", indicator_class(covering[0])] + (["multi"] if len(covering) > 1 else [])
         )
-        html += Markup('<mark class="{}" data-indicators="{}" title="{}">{}</mark>').format(
-            classes,
-            " ".join(covering),
-            ", ".join(indicator_label(i) for i in covering),
-            _text(text[a:b]),
+        parts.append(
+            Markup('<mark class="{}" data-indicators="{}" title="{}">{}</mark>').format(
+                classes,
+                " ".join(covering),
+                ", ".join(indicator_label(i) for i in covering),
+                _text(text[a:b]),
+            )
         )
-    return html, skipped
+    return Markup("").join(parts), skipped, unmarked

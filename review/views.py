@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from nigehbaan.review import decisions as dec
 from nigehbaan.review.auth import User
-from nigehbaan.review.highlight import highlight
+from nigehbaan.review.highlight import MAX_HIGHLIGHTED, highlight
 from nigehbaan.review.queue import ROW_COLUMNS, Filters, facet_values, neighbours, queue_page
 from nigehbaan.review.scored import entity_values, model_indicator_ids
 from nigehbaan.review.web import Conn, FormUser, LoggedIn, render
@@ -87,7 +87,7 @@ def ad_view(ad_id: str, request: Request, user: LoggedIn, conn: Conn):
     ad = _ad_row(conn, ad_id)
     scored = json.loads(ad["scored_json"])
     filters = Filters.from_params(request.query_params)
-    text_html, skipped = highlight(ad["text"], scored.get("indicators"))
+    text_html, skipped, unmarked = highlight(ad["text"], scored.get("indicators"))
     prev_id, next_id = neighbours(conn, filters, ad["rank"], ad["id"])
     return render(
         request,
@@ -96,6 +96,8 @@ def ad_view(ad_id: str, request: Request, user: LoggedIn, conn: Conn):
         scored=scored,
         text_html=text_html,
         skipped=skipped,
+        unmarked=unmarked,
+        max_highlighted=MAX_HIGHLIGHTED,
         entities=_entities(conn, ad_id, scored),
         linked_kinds=LINKED_KINDS,
         filters=filters,

@@ -10,14 +10,14 @@ def ind(ind_id, *spans, text):
 
 
 def test_plain_text_is_escaped():
-    html, skipped = highlight("<b>bold</b> & 'quotes'", [])
+    html, skipped, _ = highlight("<b>bold</b> & 'quotes'", [])
     assert str(html) == "&lt;b&gt;bold&lt;/b&gt; &amp; &#39;quotes&#39;"
     assert skipped == 0
 
 
 def test_overlapping_evidence_is_split_into_segments():
     text = "visa free ticket"
-    html, _ = highlight(
+    html, _, _ = highlight(
         text,
         [ind("free_visa_travel", (0, 16), text=text), ind("urgency_pressure", (5, 9), text=text)],
     )
@@ -31,7 +31,7 @@ def test_overlapping_evidence_is_split_into_segments():
 
 def test_evidence_inside_markup_like_text_stays_escaped():
     text = "<script>pay fee</script>"
-    html, _ = highlight(text, [ind("upfront_fee", (8, 15), text=text)])
+    html, _, _ = highlight(text, [ind("upfront_fee", (8, 15), text=text)])
     assert str(html) == (
         '&lt;script&gt;<mark class="ev ind-3" data-indicators="upfront_fee" title="Upfront fee">'
         "pay fee</mark>&lt;/script&gt;"
@@ -48,13 +48,13 @@ def test_bad_offsets_are_skipped_and_counted():
             {"start": "a"},
         ],
     }
-    html, skipped = highlight(text, [bad])
+    html, skipped, _ = highlight(text, [bad])
     assert (str(html), skipped) == ("short", 3)
 
 
 def test_hostile_indicator_ids_cannot_inject_markup():
     text = "abc"
-    html, _ = highlight(
+    html, _, _ = highlight(
         text,
         [
             {
@@ -69,14 +69,14 @@ def test_hostile_indicator_ids_cannot_inject_markup():
 
 def test_urdu_offsets_are_code_points():
     text = "ویزا اور ٹکٹ فری"
-    html, _ = highlight(text, [ind("free_visa_travel", (0, len(text)), text=text)])
+    html, _, _ = highlight(text, [ind("free_visa_travel", (0, len(text)), text=text)])
     assert f">{text}</mark>" in str(html)
 
 
 def test_overlapping_evidence_of_one_indicator_is_one_mark():
     text = "تنخواہ تین لاکھ ماہانہ"
     spans = ((0, 15), (7, 22), (11, 22))
-    html, _ = highlight(text, [ind("unrealistic_pay", *spans, text=text)])
+    html, _, _ = highlight(text, [ind("unrealistic_pay", *spans, text=text)])
     assert str(html) == (
         f'<mark class="ev ind-0" data-indicators="unrealistic_pay" title="Unrealistic pay">{text}</mark>'
     )
