@@ -13,6 +13,10 @@ Version 2 adds what issue 15 asked for:
   or enabled, exports from the web page).
 - `double_review`: which first decision of a sampled ad waits for, or got, a second review.
 - `meta.imports`: a counter every import batch bumps (the dashboard's cache key).
+- `*_no_replace` triggers: `REPLACE INTO` deletes the old row without firing a delete trigger
+  (unless recursive_triggers is on), so an insert that would hit an existing row is refused.
+- `reimports`: one append-only row per re-import that changed a decided ad's text or scores;
+  decisions made before it (`from_version < to_version`) are stale.
 
 SQLite cannot change a CHECK constraint in place, so `decisions` is rebuilt in one transaction
 following SQLite's documented procedure (foreign keys off, copy, drop, rename, recreate its
@@ -48,6 +52,29 @@ CREATE TABLE IF NOT EXISTS double_review (
   second_id INTEGER REFERENCES decisions(id)
 );
 INSERT OR IGNORE INTO meta (key, value) VALUES ('imports', '0');
+CREATE TRIGGER IF NOT EXISTS decisions_no_replace BEFORE INSERT ON decisions
+WHEN EXISTS (SELECT 1 FROM decisions WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_replace BEFORE INSERT ON events
+WHEN EXISTS (SELECT 1 FROM events WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+CREATE TABLE IF NOT EXISTS reimports (
+  id INTEGER PRIMARY KEY,
+  ad_id TEXT NOT NULL REFERENCES ads(id),
+  from_version INTEGER NOT NULL,
+  to_version INTEGER NOT NULL,
+  status_before TEXT NOT NULL,
+  changed TEXT NOT NULL,
+  at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reimports_by_ad ON reimports (ad_id, to_version);
+CREATE TRIGGER IF NOT EXISTS reimports_no_update BEFORE UPDATE ON reimports
+BEGIN SELECT RAISE(ABORT, 'the re-import log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS reimports_no_delete BEFORE DELETE ON reimports
+BEGIN SELECT RAISE(ABORT, 'the re-import log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS reimports_no_replace BEFORE INSERT ON reimports
+WHEN EXISTS (SELECT 1 FROM reimports WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'the re-import log is append-only'); END;
 """
 
 

@@ -4,8 +4,12 @@ may see, bidi controls in every ad field, and ads whose ids are dot segments."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
+import pytest
+from nigehbaan.review.auth import User
+from nigehbaan.review.decisions import decide
 from nigehbaan.review.highlight import MAX_HIGHLIGHTED
 from nigehbaan.review.importer import import_rows
 
@@ -34,3 +38,40 @@ def test_an_ad_with_19000_evidence_spans_renders_quickly(conn, client_for):
     assert html.count('<mark class="ev') <= MAX_HIGHLIGHTED
     total = f"{len(evidence) + len(evidence[::3]):,}"
     assert f"This ad has {total} evidence items; only the first 2,000 in the text" in html
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "REPLACE INTO decisions (id, ad_id, user_id, action, from_version, note, at) "
+        "VALUES (1, 'demo-en-1', 1, 'dismiss', 1, 'rewritten', '2020-01-01T00:00:00Z')",
+        "INSERT OR REPLACE INTO decisions (id, ad_id, user_id, action, from_version, at) "
+        "VALUES (1, 'demo-en-1', 2, 'dismiss', 1, '2020-01-01T00:00:00Z')",
+        "INSERT INTO decisions (id, ad_id, user_id, action, from_version, at) "
+        "VALUES (1, 'demo-en-1', 2, 'dismiss', 1, 'x') ON CONFLICT(id) DO UPDATE SET note = 'x'",
+        "UPDATE decisions SET action = 'dismiss' WHERE id = 1",
+        "UPDATE OR REPLACE decisions SET id = 2 WHERE id = 1",
+        "DELETE FROM decisions WHERE id = 1",
+    ],
+)
+def test_the_decision_log_refuses_rewrites_from_a_raw_connection(conn, db_path, sql):
+    decide(conn, User(1, "ayesha", "analyst"), "demo-en-1", "confirm", 1, note="mine")
+    raw = sqlite3.connect(db_path)  # no pragmas: what anyone with the file could open
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            raw.execute(sql)
+        raw.rollback()
+        rows = raw.execute("SELECT id, action, user_id, note FROM decisions").fetchall()
+    finally:
+        raw.close()
+    assert rows == [(1, "confirm", 1, "mine")]
+
+
+def test_the_event_log_refuses_replace(conn, db_path):
+    conn.execute("INSERT INTO events (at, actor, kind) VALUES ('t', 'sara', 'assign')")
+    raw = sqlite3.connect(db_path)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            raw.execute("REPLACE INTO events (id, at, actor, kind) VALUES (1, 't', 'x', 'y')")
+    finally:
+        raw.close()
