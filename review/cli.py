@@ -39,8 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "import",
         "load `nigehbaan score` output",
         "Load scored ads (.jsonl, .csv or .parquet). Re-importing the same or a re-scored file "
-        "updates ads by id and never duplicates them; decisions are kept. Rows with a scoring "
-        "error are imported in the 'unscored' band.",
+        "updates ads by id and never duplicates them. A decided ad whose text or scores changed "
+        "goes back to the queue (its earlier decisions are kept in the log, marked stale). Rows "
+        "with a scoring error are imported in the 'unscored' band.",
     )
     p.add_argument("scored_file", help="output of `nigehbaan score`")
     p.set_defaults(func=_run_import)

@@ -130,9 +130,11 @@ def decide(
     return version + 1
 
 
+# `stale`: the ad's text or scores changed on a re-import after this decision (see importer).
 _LOG_COLUMNS = (
     "d.id, d.ad_id, d.action, d.from_version, d.removed_json, d.added_json, d.note, d.at, "
-    "u.name AS by_name"
+    "u.name AS by_name, EXISTS (SELECT 1 FROM reimports r WHERE r.ad_id = d.ad_id "
+    "AND r.to_version > d.from_version) AS stale"
 )
 
 

@@ -1,8 +1,9 @@
 """Write analysts' decisions as labelled ads in the corpus schema, ready for `nigehbaan train`.
 
 Confirmed ads become risk 1 and dismissed ads risk 0. Escalated and undecided ads are left
-out: nobody has settled them yet. Indicators are the model's with the analyst's corrections
-applied; spans are the model's evidence for the indicators that were kept (an indicator the
+out: nobody has settled them yet, and so are ads whose text or scores changed on a re-import
+after their decision (the importer sends them back to the queue). Indicators are the model's
+with the analyst's corrections applied; spans are the model's evidence for the indicators that were kept (an indicator the
 analyst added has no span, since the analyst marked the ad, not a passage).
 
 Every row is checked with the corpus validator (`training.schema`). A platform outside the
@@ -57,7 +58,10 @@ def labelled_rows(conn: sqlite3.Connection):
         "SELECT a.id, a.text, a.lang, a.platform, a.status, a.scored_json, d.at, d.removed_json, "
         "d.added_json, u.name FROM ads a JOIN decisions d ON d.id = a.decision_id "
         "JOIN users u ON u.id = d.user_id "
-        "WHERE a.status IN ('confirmed', 'dismissed') ORDER BY a.id"
+        "WHERE a.status IN ('confirmed', 'dismissed') "
+        # Never a decision made before the text or scores last changed (see importer).
+        "AND NOT EXISTS (SELECT 1 FROM reimports r WHERE r.ad_id = a.id "
+        "AND r.to_version > d.from_version) ORDER BY a.id"
     )
     for r in rows:
         scored = json.loads(r["scored_json"])

@@ -1,10 +1,15 @@
 """Load `nigehbaan score` output into the review database.
 
 Re-importing is an upsert keyed on the ad id: an unchanged row is left alone, a changed
-(re-scored) row replaces the stored score and bumps the ad's version, and an analyst's decision
-is kept. Rows the scorer could not score (`error` set) are imported in the `unscored` band so
-an analyst can still see them; they sort after every scored ad. An error row without an id
-(the input had neither an id nor a text to derive one from) is skipped and counted.
+(re-scored) row replaces the stored score and bumps the ad's version. When the text or the
+scores of an ad that has decisions change, those decisions were made on something else: the
+change is logged in `reimports` (which marks every earlier decision on the ad stale; the
+decisions themselves stay in the audit log) and the ad goes back to the queue undecided, so no
+export pairs the new text with the old label.
+
+Rows the scorer could not score (`error` set) are imported in the `unscored` band so an
+analyst can still see them; they sort after every scored ad. An error row without an id (the
+input had neither an id nor a text to derive one from) is skipped and counted.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ log = logging.getLogger(__name__)
 
 BATCH = 2000  # rows per write transaction: short enough that the web app's writes get through
 _NESTED = ("indicators", "entities", "model")
+# What a decision is about: a change of any of these makes earlier decisions stale. (A new model
+# name or a changed pass-through field such as `url` alone does not.)
+DECIDED_ON = ("text", "risk", "band", "lang", "indicators", "error")
 
 
 @dataclass
@@ -37,6 +45,7 @@ class ImportSummary:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    reopened: int = 0
     unscored: int = 0
     skipped: int = 0
     unknown_indicators: set[str] = field(default_factory=set)
@@ -48,6 +57,11 @@ class ImportSummary:
             f"{self.unchanged} unchanged; {self.unscored} carry a scoring error (imported "
             f"in the '{UNSCORED_BAND}' band)"
         )
+        if self.reopened:
+            line += (
+                f"; {self.reopened} decided ads changed text or scores: their decisions are "
+                f"marked stale and the ads are back in the queue"
+            )
         if self.skipped:
             line += f"; {self.skipped} error rows without an id skipped"
         if self.unknown_indicators:
@@ -173,6 +187,30 @@ def _record(n: int, row: dict[str, Any], summary: ImportSummary) -> tuple | None
     )
 
 
+def _mark_stale(conn: sqlite3.Connection, ad_id: str, scored_json: str, now: str) -> bool:
+    """Before a changed row replaces ad `ad_id`: if the ad has decisions and its text or scores
+    differ, log the change (making those decisions stale) and send the ad back to the queue.
+    True when it did."""
+    old = conn.execute(
+        "SELECT status, version, scored_json FROM ads a WHERE id = ? "
+        "AND EXISTS (SELECT 1 FROM decisions d WHERE d.ad_id = a.id)",
+        (ad_id,),
+    ).fetchone()
+    if old is None:
+        return False
+    before, after = json.loads(old["scored_json"]), json.loads(scored_json)
+    changed = [k for k in DECIDED_ON if before.get(k) != after.get(k)]
+    if not changed:
+        return False
+    conn.execute(
+        "INSERT INTO reimports (ad_id, from_version, to_version, status_before, changed, at) "
+        "VALUES (?,?,?,?,?,?)",
+        (ad_id, old["version"], old["version"] + 1, old["status"], " ".join(changed), now),
+    )
+    conn.execute("UPDATE ads SET status = 'new', decision_id = NULL WHERE id = ?", (ad_id,))
+    return True
+
+
 def _write(conn: sqlite3.Connection, batch: list[tuple[tuple, dict]], s: ImportSummary) -> None:
     ids = list({rec[0] for rec, _ in batch})
     marks = ",".join("?" * len(ids))
@@ -187,6 +225,7 @@ def _write(conn: sqlite3.Connection, batch: list[tuple[tuple, dict]], s: ImportS
                 s.unchanged += 1
                 continue
             if ad_id in known:
+                s.reopened += _mark_stale(conn, ad_id, rec[-2], now)
                 conn.execute(
                     "UPDATE ads SET text=?, risk=?, rank=?, band=?, lang=?, platform=?, "
                     "indicators=?, model_version=?, error=?, scored_json=?, content_hash=?, "

@@ -4,14 +4,20 @@ may see, bidi controls in every ad field, and ads whose ids are dot segments."""
 
 from __future__ import annotations
 
+import copy
+import json
 import sqlite3
 import time
 
 import pytest
 from nigehbaan.review.auth import User
 from nigehbaan.review.decisions import decide
+from nigehbaan.review.demo import DEMO_ADS
+from nigehbaan.review.export import export_labelled
 from nigehbaan.review.highlight import MAX_HIGHLIGHTED
-from nigehbaan.review.importer import import_rows
+from nigehbaan.review.importer import import_file, import_rows
+
+from .conftest import write_jsonl
 
 
 def test_an_ad_with_19000_evidence_spans_renders_quickly(conn, client_for):
@@ -75,3 +81,49 @@ def test_the_event_log_refuses_replace(conn, db_path):
             raw.execute("REPLACE INTO events (id, at, actor, kind) VALUES (1, 't', 'x', 'y')")
     finally:
         raw.close()
+
+
+def test_a_changed_reimport_never_pairs_new_text_with_an_old_decision(conn, client_for, tmp_path):
+    decide(conn, User(1, "ayesha", "analyst"), "demo-en-1", "dismiss", 1, note="looks fine")
+    changed = copy.deepcopy(DEMO_ADS)
+    changed[1]["text"] = "Free visa, pay Rs 200,000 fee now, girls only, no questions asked."
+    changed[1]["indicators"] = []
+    changed[1]["risk"], changed[1]["band"] = 0.97, "high"
+    import_file(conn, write_jsonl(tmp_path / "changed.jsonl", changed))
+
+    # Export: the ad is not there with the old label (not at all until someone decides again).
+    summary = export_labelled(conn, tmp_path / "out.jsonl")
+    assert "demo-en-1" not in (tmp_path / "out.jsonl").read_text(encoding="utf-8")
+    assert summary.dismissed == 0
+
+    # Queue and page: undecided again; the old decision is still in the log, marked stale.
+    client = client_for("ayesha")
+    assert "/ads/demo-en-1" in client.get("/queue").text
+    html = client.get("/ads/demo-en-1").text
+    assert "Not decided yet." in html
+    assert html.count('<li class="stale">') == 1 and "looks fine" in html
+
+    # Decided again on the new text: exported with the new text and the new decision.
+    version = conn.execute("SELECT version FROM ads WHERE id = 'demo-en-1'").fetchone()[0]
+    decide(conn, User(2, "bilal", "analyst"), "demo-en-1", "confirm", version)
+    export_labelled(conn, tmp_path / "out.jsonl")
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    (row,) = [r for r in rows if r["id"] == "demo-en-1"]
+    assert (row["text"], row["decision"], row["reviewed_by"]) == (
+        changed[1]["text"],
+        "confirmed",
+        "bilal",
+    )
+
+
+def test_export_skips_a_decision_older_than_the_last_change_even_if_the_ad_says_decided(
+    conn, tmp_path
+):
+    """Defence in depth: a decided ad whose decision predates a logged change is left out."""
+    decide(conn, User(1, "ayesha", "analyst"), "demo-en-1", "confirm", 1)
+    conn.execute(
+        "INSERT INTO reimports (ad_id, from_version, to_version, status_before, changed, at) "
+        "VALUES ('demo-en-1', 2, 3, 'confirmed', 'text', 't')"
+    )
+    export_labelled(conn, tmp_path / "out.jsonl")
+    assert "demo-en-1" not in (tmp_path / "out.jsonl").read_text(encoding="utf-8")

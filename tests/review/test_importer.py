@@ -36,7 +36,7 @@ def test_reimporting_the_same_file_changes_nothing(conn, scored_file):
     assert dict(conn.execute("SELECT id, version FROM ads").fetchall()) == versions
 
 
-def test_rescored_file_updates_in_place_and_keeps_decisions(conn, tmp_path):
+def test_rescored_file_updates_in_place_and_sends_changed_decided_ads_back(conn, tmp_path):
     analyst = User(1, "ayesha", "analyst")
     decide(conn, analyst, "demo-en-1", "confirm", 1)
     rescored = copy.deepcopy(DEMO_ADS)
@@ -46,13 +46,30 @@ def test_rescored_file_updates_in_place_and_keeps_decisions(conn, tmp_path):
     rescored[1]["model"] = {"name": "nigehbaan", "version": "2.0"}
     summary = import_file(conn, write_jsonl(tmp_path / "rescored.jsonl", rescored))
     assert (summary.inserted, summary.updated, summary.unchanged) == (0, 1, 9)
+    assert summary.reopened == 1 and "1 decided ads changed" in summary.format()
     row = conn.execute("SELECT * FROM ads WHERE id = 'demo-en-1'").fetchone()
     assert (row["risk"], row["band"], row["model_version"]) == (0.5, "medium", "nigehbaan 2.0")
-    assert row["status"] == "confirmed"  # the analyst's decision survives a re-score
+    # The decision was made on other scores: back in the queue, the decision kept in the log.
+    assert (row["status"], row["decision_id"]) == ("new", None)
     assert row["version"] == 3  # 1 at import, 2 after the decision, 3 after the re-score
+    assert conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 1
+    change = conn.execute("SELECT * FROM reimports").fetchone()
+    assert (change["ad_id"], change["from_version"], change["to_version"]) == ("demo-en-1", 2, 3)
+    assert (change["status_before"], change["changed"]) == ("confirmed", "risk band indicators")
     inds = conn.execute("SELECT indicators FROM ads WHERE id='demo-en-1'").fetchone()[0]
     assert inds == " vague_employer unlicensed_overseas "
     assert conn.execute("SELECT COUNT(*) FROM ads").fetchone()[0] == 10
+
+
+def test_a_new_model_name_or_url_alone_keeps_the_decision(conn, tmp_path):
+    decide(conn, User(1, "ayesha", "analyst"), "demo-en-1", "confirm", 1)
+    rescored = copy.deepcopy(DEMO_ADS)
+    rescored[1]["model"] = {"name": "nigehbaan", "version": "2.0"}
+    rescored[1]["url"] = "https://example.org/moved"
+    summary = import_file(conn, write_jsonl(tmp_path / "rescored.jsonl", rescored))
+    assert (summary.updated, summary.reopened) == (1, 0)
+    row = conn.execute("SELECT status, version FROM ads WHERE id = 'demo-en-1'").fetchone()
+    assert tuple(row) == ("confirmed", 3)
 
 
 def test_error_rows_are_imported_in_the_unscored_band_and_sort_last(conn):
