@@ -17,9 +17,10 @@ from nigehbaan.review import dashboard, views
 from nigehbaan.review.auth import (
     SESSION_COOKIE,
     SESSION_SECONDS,
+    Busy,
     LoginLimiter,
     Sessions,
-    check_password,
+    check_password_bounded,
 )
 from nigehbaan.review.db import connect, secret_key
 from nigehbaan.review.web import (
@@ -109,17 +110,19 @@ def _add_login_routes(app: FastAPI) -> None:
         sessions, limiter = app.state.sessions, app.state.limiter
         if not sessions.check_login_token(token, request.cookies.get(LOGIN_COOKIE)):
             raise HTTPException(403, "The login form expired. Reload the page and try again.")
-        keys = (
-            "user:" + username.strip().lower(),
-            "ip:" + (request.client.host if request.client else "?"),
-        )
-        if limiter.blocked(*keys):
+        # The attempt is counted before the (slow, 64 MiB) password check, so simultaneous
+        # guesses cannot all get through; at most two checks run at once.
+        attempt = limiter.reserve(request.client.host if request.client else "?", username)
+        if attempt is None:
             return login_page(request, target, "Too many failed logins. Wait five minutes.", 429)
-        user = check_password(conn, username, password)
+        try:
+            user = check_password_bounded(conn, username, password)
+        except Busy:
+            limiter.release(attempt)
+            return login_page(request, target, "The server is busy. Try again.", 503)
         if user is None:
-            limiter.failed(*keys)
             return login_page(request, target, "Wrong user name or password.", 401)
-        limiter.succeeded(*keys)
+        limiter.succeeded(attempt)
         response = RedirectResponse(target, status_code=303)
         _cookie(app, response, SESSION_COOKIE, sessions.start(conn, user), SESSION_SECONDS)
         response.delete_cookie(LOGIN_COOKIE, path="/")

@@ -97,40 +97,100 @@ def check_password(conn: sqlite3.Connection, name: str, password: str) -> User |
     return User(row["id"], row["name"], row["role"]) if row else None
 
 
+# At most this many argon2 checks run at once; each takes 64 MiB and most of a core, so 30
+# logins sent together must queue instead of taking 2 GB. A login that waits longer than
+# VERIFY_WAIT_S for a slot is answered "busy" without a check.
+MAX_CONCURRENT_CHECKS = 2
+VERIFY_WAIT_S = 10.0
+_check_slots = threading.BoundedSemaphore(MAX_CONCURRENT_CHECKS)
+
+
+class Busy(Exception):
+    """Too many password checks are running; try again shortly."""
+
+
+def check_password_bounded(conn: sqlite3.Connection, name: str, password: str) -> User | None:
+    """`check_password`, at most MAX_CONCURRENT_CHECKS at a time; raises Busy after waiting
+    VERIFY_WAIT_S for a slot."""
+    if not _check_slots.acquire(timeout=VERIFY_WAIT_S):
+        raise Busy()
+    try:
+        return check_password(conn, name, password)
+    finally:
+        _check_slots.release()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A login attempt counted against its keys before its password is checked."""
+
+    keys: tuple[str, ...]
+    at: float
+
+
 class LoginLimiter:
-    """Refuses logins for a name or a client address after repeated failures.
+    """Refuses logins after repeated failures, per (client address, user name) and per user name.
+
+    An attempt is counted (`reserve`) before the password is checked, under one lock, so a
+    burst of simultaneous guesses cannot all pass the check: at most `max_failures` per
+    address and name, and `max_user_failures` per name from all addresses together, in
+    `window_s` seconds. A success forgets the failures of that address and name. Not keyed by
+    address alone: behind a reverse proxy or on one machine every user has the same address,
+    and one user's typos must not lock the others out.
 
     In memory: it only has to slow down guessing against one `serve` process.
     """
 
-    def __init__(self, max_failures: int = 5, window_s: float = 300.0) -> None:
-        self.max_failures, self.window_s = max_failures, window_s
+    def __init__(
+        self, max_failures: int = 5, window_s: float = 300.0, max_user_failures: int = 20
+    ) -> None:
+        self.window_s = window_s
+        self.limits = {"pair": max_failures, "user": max_user_failures}
         self._fails: dict[str, list[float]] = {}
         self._lock = threading.Lock()
 
+    @staticmethod
+    def keys(address: str, username: str) -> tuple[str, str]:
+        """The (address, name) key and the name key of a login."""
+        name = username.strip().lower()
+        return f"pair:{address}|{name}", f"user:{name}"
+
     def _recent(self, key: str, now: float) -> list[float]:
         times = [t for t in self._fails.get(key, []) if now - t < self.window_s]
-        self._fails[key] = times
+        if times:
+            self._fails[key] = times
+        else:
+            self._fails.pop(key, None)
         return times
 
-    def blocked(self, *keys: str) -> bool:
-        """True while any key has `max_failures` failures inside the window."""
-        now = time.monotonic()
+    def reserve(self, address: str, username: str) -> Attempt | None:
+        """Count one attempt against the login's keys and return it, or None (nothing counted)
+        when a key has used up its failures."""
+        keys, now = self.keys(address, username), time.monotonic()
         with self._lock:
-            return any(len(self._recent(k, now)) >= self.max_failures for k in keys)
-
-    def failed(self, *keys: str) -> None:
-        """Record a failed login for each key."""
-        now = time.monotonic()
-        with self._lock:
+            if any(len(self._recent(k, now)) >= self.limits[k.split(":", 1)[0]] for k in keys):
+                return None
             for k in keys:
-                self._recent(k, now).append(now)
+                self._fails.setdefault(k, []).append(now)
+        return Attempt(keys, now)
 
-    def succeeded(self, *keys: str) -> None:
-        """Forget the failures of each key."""
+    def succeeded(self, attempt: Attempt) -> None:
+        """The password was right: forget the failures of its address and name, and take this
+        attempt off the name's count."""
         with self._lock:
-            for k in keys:
-                self._fails.pop(k, None)
+            pair, user = attempt.keys
+            self._fails.pop(pair, None)
+            times = self._fails.get(user, [])
+            if attempt.at in times:
+                times.remove(attempt.at)
+
+    def release(self, attempt: Attempt) -> None:
+        """The attempt was not checked (the server was busy): do not count it."""
+        with self._lock:
+            for k in attempt.keys:
+                times = self._fails.get(k, [])
+                if attempt.at in times:
+                    times.remove(attempt.at)
 
 
 class Sessions:

@@ -7,17 +7,19 @@ from __future__ import annotations
 import copy
 import json
 import sqlite3
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from nigehbaan.review.auth import User
+from nigehbaan.review.auth import LoginLimiter, User
 from nigehbaan.review.decisions import decide
 from nigehbaan.review.demo import DEMO_ADS
 from nigehbaan.review.export import export_labelled
 from nigehbaan.review.highlight import MAX_HIGHLIGHTED
 from nigehbaan.review.importer import import_file, import_rows
 
-from .conftest import write_jsonl
+from .conftest import PASSWORD, login, make_client, write_jsonl
 
 
 def test_an_ad_with_19000_evidence_spans_renders_quickly(conn, client_for):
@@ -127,3 +129,67 @@ def test_export_skips_a_decision_older_than_the_last_change_even_if_the_ad_says_
     )
     export_labelled(conn, tmp_path / "out.jsonl")
     assert "demo-en-1" not in (tmp_path / "out.jsonl").read_text(encoding="utf-8")
+
+
+class _SlowCountingHasher:
+    """Wraps the test hasher: each verify takes 0.2 s; counts calls and the most at once."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.calls, self.running, self.most = inner, 0, 0, 0
+        self.lock = threading.Lock()
+
+    def verify(self, digest, password):
+        with self.lock:
+            self.calls += 1
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            time.sleep(0.2)
+            return self.inner.verify(digest, password)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+    def hash(self, password):
+        return self.inner.hash(password)
+
+
+def test_thirty_simultaneous_guesses_check_at_most_five_passwords(app, monkeypatch):
+    import nigehbaan.review.auth as auth
+
+    hasher = _SlowCountingHasher(auth._hasher)
+    monkeypatch.setattr(auth, "_hasher", hasher)
+    clients = [make_client(app) for _ in range(30)]
+    for c in clients:
+        c.get("/login")  # the login form's token cookie, fetched before the burst
+    barrier = threading.Barrier(30)
+
+    def guess(client):
+        barrier.wait()
+        return login(client, "bilal", "guess guess guess").status_code
+
+    with ThreadPoolExecutor(30) as pool:
+        codes = list(pool.map(guess, clients))
+    assert hasher.calls <= 5, f"{hasher.calls} passwords checked"
+    assert hasher.most <= auth.MAX_CONCURRENT_CHECKS
+    assert codes.count(401) == hasher.calls and codes.count(429) == 30 - hasher.calls
+
+
+def test_one_users_failures_on_a_shared_address_do_not_lock_out_others(app):
+    client = make_client(app)  # every TestClient request comes from the same address
+    for _ in range(5):
+        assert login(client, "bilal", "guess guess guess").status_code == 401
+    assert login(client, "bilal", PASSWORD).status_code == 429
+    assert login(make_client(app), "ayesha", PASSWORD).status_code == 303
+
+
+def test_a_name_is_limited_across_addresses_and_a_success_clears_only_its_address():
+    limiter = LoginLimiter(max_failures=2, max_user_failures=3)
+    assert limiter.reserve("10.0.0.1", "Bilal") and limiter.reserve("10.0.0.1", "bilal ")
+    assert limiter.reserve("10.0.0.1", "bilal") is None  # this address used up its two
+    ok = limiter.reserve("10.0.0.2", "bilal")
+    assert ok is not None
+    assert limiter.reserve("10.0.0.3", "bilal") is None  # three for the name, any address
+    limiter.succeeded(ok)
+    assert limiter.reserve("10.0.0.3", "bilal") is not None  # the success's attempt is off
+    assert limiter.reserve("10.0.0.1", "ayesha") is not None  # other names are untouched
