@@ -42,6 +42,14 @@ def _visible_history(conn: sqlite3.Connection, user: User, ad_id: str) -> list[s
     return log if user.is_supervisor else [d for d in log if d["by_name"] == user.name]
 
 
+def _visible_current(user: User, current: dict) -> dict:
+    """The conflict page's view of an ad's current decision: who decided and their note only
+    for a supervisor or for the analyst who made it."""
+    if user.is_supervisor or not current.get("by_name") or current["by_name"] == user.name:
+        return current
+    return {**current, "by_name": None, "action": None, "at": None, "note": "", "hidden": True}
+
+
 @router.get("/")
 def home(user: LoggedIn):
     return RedirectResponse("/queue", status_code=303)
@@ -156,7 +164,7 @@ def decide(
             "conflict.html",
             409,
             ad_id=ad_id,
-            current=exc.current,
+            current=_visible_current(user, exc.current),
             action=action,
             note=note,
             filters=filters,

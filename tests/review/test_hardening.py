@@ -20,6 +20,7 @@ from nigehbaan.review.highlight import MAX_HIGHLIGHTED
 from nigehbaan.review.importer import import_file, import_rows
 
 from .conftest import PASSWORD, login, make_client, write_jsonl
+from .test_decisions import post_decision
 
 
 def test_an_ad_with_19000_evidence_spans_renders_quickly(conn, client_for):
@@ -193,3 +194,25 @@ def test_a_name_is_limited_across_addresses_and_a_success_clears_only_its_addres
     limiter.succeeded(ok)
     assert limiter.reserve("10.0.0.3", "bilal") is not None  # the success's attempt is off
     assert limiter.reserve("10.0.0.1", "ayesha") is not None  # other names are untouched
+
+
+def test_analysts_see_only_their_own_decisions_and_notes_on_the_ad_and_conflict_pages(
+    client_for,
+):
+    ayesha, bilal, sara = client_for("ayesha"), client_for("bilal"), client_for("sara")
+    assert post_decision(ayesha, "demo-en-1", "confirm", 1, note="private note").status_code == 303
+
+    page = bilal.get("/ads/demo-en-1").text
+    assert "private note" not in page and "ayesha" not in page
+    assert "by another analyst" in page
+    conflict = post_decision(bilal, "demo-en-1", "dismiss", 1, note="mine")
+    assert conflict.status_code == 409
+    assert "private note" not in conflict.text and "ayesha" not in conflict.text
+    assert "decided by another analyst" in conflict.text
+
+    own = ayesha.get("/ads/demo-en-1").text
+    assert "private note" in own and "<strong>ayesha</strong>" in own
+    assert "private note" in sara.get("/ads/demo-en-1").text
+    supervisor_conflict = post_decision(sara, "demo-en-1", "dismiss", 1)
+    assert supervisor_conflict.status_code == 409
+    assert "private note" in supervisor_conflict.text and "ayesha" in supervisor_conflict.text
