@@ -23,6 +23,7 @@ from nigehbaan.review.auth import (
     check_password_bounded,
 )
 from nigehbaan.review.db import connect, secret_key
+from nigehbaan.review.settings import Settings
 from nigehbaan.review.web import (
     HERE,
     Conn,
@@ -44,9 +45,11 @@ def create_app(
     *,
     secure_cookies: bool = False,
     allowed_hosts: list[str] | None = None,
+    settings: Settings | None = None,
 ) -> FastAPI:
     """Build the app for the review database at `db_path`.
 
+    `settings` holds the review workflow's knobs (undo window, double-review fraction).
     `secret` signs the cookies (default: the key kept in the database). `secure_cookies` adds
     the Secure flag (serve over HTTPS). `allowed_hosts` limits the Host header, which stops
     DNS-rebinding pages from talking to a server bound to localhost.
@@ -62,6 +65,8 @@ def create_app(
     app.state.sessions = Sessions(secret)
     app.state.limiter = LoginLimiter()
     app.state.secure_cookies = secure_cookies
+    app.state.settings = settings or Settings()
+    app.state.chart_cache = {}
     if allowed_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.add_middleware(SecurityHeaders)  # added last = outermost: every response gets them

@@ -3,8 +3,8 @@
 Confirmed ads become risk 1 and dismissed ads risk 0. Escalated and undecided ads are left
 out: nobody has settled them yet, and so are ads whose text or scores changed on a re-import
 after their decision (the importer sends them back to the queue). Indicators are the model's
-with the analyst's corrections applied; spans are the model's evidence for the indicators that were kept (an indicator the
-analyst added has no span, since the analyst marked the ad, not a passage).
+with the analyst's corrections applied; spans are the model's evidence for the indicators that were kept (`source: model`)
+and the passages the analyst marked in the ad text (`source: analyst`).
 
 Every row is checked with the corpus validator (`training.schema`). A platform outside the
 corpus list becomes `other` (the original is kept as `platform_raw`); an ad that still does
@@ -56,7 +56,7 @@ def labelled_rows(conn: sqlite3.Connection):
     validated: see `_write`)."""
     rows = conn.execute(
         "SELECT a.id, a.text, a.lang, a.platform, a.status, a.scored_json, d.at, d.removed_json, "
-        "d.added_json, u.name FROM ads a JOIN decisions d ON d.id = a.decision_id "
+        "d.added_json, d.spans_json, u.name FROM ads a JOIN decisions d ON d.id = a.decision_id "
         "JOIN users u ON u.id = d.user_id "
         "WHERE a.status IN ('confirmed', 'dismissed') "
         # Never a decision made before the text or scores last changed (see importer).
@@ -72,10 +72,15 @@ def labelled_rows(conn: sqlite3.Connection):
             if i in INDICATORS  # an id this version does not know cannot be trained on
         ]
         spans = [
-            {"indicator": ind["id"], **ev}
+            {"indicator": ind["id"], **ev, "source": "model"}
             for ind in scored.get("indicators") or []
             if ind.get("id") in indicators
             for ev in valid_evidence(r["text"], ind.get("evidence"))
+        ] + [
+            {**span, "source": "analyst"}
+            for span in json.loads(r["spans_json"] or "[]")
+            if span.get("indicator") in indicators
+            and valid_evidence(r["text"], [span])  # checked when marked; the text may change
         ]
         platform = r["platform"] if r["platform"] in PLATFORMS else "other"
         yield {

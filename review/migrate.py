@@ -12,7 +12,8 @@ Version 2 adds what issue 15 asked for:
 - `events`: an append-only log of what is not a decision on an ad (assignments, users disabled
   or enabled, exports from the web page).
 - `double_review`: which first decision of a sampled ad waits for, or got, a second review.
-- `meta.imports`: a counter every import batch bumps (the dashboard's cache key).
+- `meta.data_version`: a counter that triggers bump whenever an ad is added, removed or
+  changes what the dashboard draws (the charts' cache key, with the newest decision id).
 - `*_no_replace` triggers: `REPLACE INTO` deletes the old row without firing a delete trigger
   (unless recursive_triggers is on), so an insert that would hit an existing row is refused.
 - `reimports`: one append-only row per re-import that changed a decided ad's text or scores;
@@ -51,7 +52,13 @@ CREATE TABLE IF NOT EXISTS double_review (
   first_id INTEGER NOT NULL REFERENCES decisions(id),
   second_id INTEGER REFERENCES decisions(id)
 );
-INSERT OR IGNORE INTO meta (key, value) VALUES ('imports', '0');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('data_version', '0');
+CREATE TRIGGER IF NOT EXISTS ads_data_insert AFTER INSERT ON ads
+BEGIN UPDATE meta SET value = value + 1 WHERE key = 'data_version'; END;
+CREATE TRIGGER IF NOT EXISTS ads_data_update AFTER UPDATE OF rank, band, lang, indicators, status
+ON ads BEGIN UPDATE meta SET value = value + 1 WHERE key = 'data_version'; END;
+CREATE TRIGGER IF NOT EXISTS ads_data_delete AFTER DELETE ON ads
+BEGIN UPDATE meta SET value = value + 1 WHERE key = 'data_version'; END;
 CREATE TRIGGER IF NOT EXISTS decisions_no_replace BEFORE INSERT ON decisions
 WHEN EXISTS (SELECT 1 FROM decisions WHERE id = NEW.id)
 BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END;
@@ -103,9 +110,7 @@ def _rebuild_decisions(conn: sqlite3.Connection) -> None:
             "SELECT sql FROM sqlite_master WHERE tbl_name = 'decisions' "
             "AND type IN ('index', 'trigger') AND sql IS NOT NULL"
         ).fetchall()
-        new_sql = sql.replace(check, "'reopen', 'undo')", 1).replace(
-            "decisions", "decisions_v2", 1
-        )
+        new_sql = sql.replace(check, "'reopen', 'undo')", 1).replace("decisions", "decisions_v2", 1)
         conn.execute(new_sql)
         conn.execute("INSERT INTO decisions_v2 SELECT * FROM decisions")
         conn.execute("DROP TABLE decisions")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import urlencode
 
 from nigehbaan.review.labels import BANDS, INDICATORS, STATUSES, UNSCORED_BAND
 
 PAGE_SIZE = 50
 _ALL = "all"
+VIEWS = ("mine", "second")
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,12 @@ class Filters:
     platform: str = ""
     status: str = "new"
     q: str = ""
+    # `mine`: ads assigned to the user; `second`: ads waiting for the user's blind second review.
+    view: str = ""
+    me: int = field(default=0, compare=False)  # the user the view is for; never in a URL
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> Filters:
+    def from_params(cls, params: Mapping[str, str], me: int = 0) -> Filters:
         """Build from query parameters, dropping values outside the known vocabularies."""
 
         def pick(key: str, allowed: tuple[str, ...]) -> str:
@@ -47,11 +51,21 @@ class Filters:
             platform=params.get("platform", "")[:100],
             status=status if status in (*STATUSES, _ALL) else "new",
             q=params.get("q", "").strip()[:200],
+            view=pick("view", VIEWS),
+            me=me,
         )
 
     def params(self) -> dict[str, str]:
         """The non-default values, for links that keep the analyst's filters."""
-        return {k: v for k, v in asdict(self).items() if v and not (k == "status" and v == "new")}
+        return {
+            k: v
+            for k, v in asdict(self).items()
+            if v and k != "me" and not (k == "status" and v == "new")
+        }
+
+    def replaced(self, **changes: str) -> Filters:
+        """A copy with some fields changed, for links to another view of the queue."""
+        return replace(self, **changes)
 
     def query_string(self, **extra: str) -> str:
         """`?band=high&...` (empty string when nothing is set)."""
@@ -61,9 +75,19 @@ class Filters:
     def where(self) -> tuple[str, list]:
         """SQL condition on table alias `a` and its arguments."""
         parts, args = ["1"], []
-        if self.status != _ALL:
+        if self.view == "second":  # decided ads: the status filter does not apply
+            parts.append(
+                "EXISTS (SELECT 1 FROM double_review r JOIN decisions d ON d.id = r.first_id "
+                "WHERE r.ad_id = a.id AND r.second_id IS NULL AND r.first_id = a.decision_id "
+                "AND d.user_id != ?)"
+            )
+            args.append(self.me)
+        elif self.status != _ALL:
             parts.append("a.status = ?")
             args.append(self.status)
+        if self.view == "mine":
+            parts.append("a.assigned_to = ?")
+            args.append(self.me)
         for column in ("band", "lang", "platform"):
             value = getattr(self, column)
             if value:
@@ -108,7 +132,8 @@ def decode_cursor(cursor: str | None) -> tuple[float, str] | None:
 # What a queue row shows (also the shared-contact list). Only the snippet needs the wide row.
 ROW_COLUMNS = (
     "a.id, substr(a.text, 1, 240) AS snippet, a.risk, a.rank, a.band, a.lang, a.platform, "
-    "a.status, a.error, a.indicators"
+    "a.status, a.error, a.indicators, "
+    "(SELECT name FROM users WHERE id = a.assigned_to) AS assignee"
 )
 
 

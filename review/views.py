@@ -10,7 +10,9 @@ from urllib.parse import parse_qsl, quote
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from nigehbaan.review import decisions as dec
+from nigehbaan.review.assign import assign
 from nigehbaan.review.auth import User
+from nigehbaan.review.entities import entity_lists
 from nigehbaan.review.highlight import MAX_HIGHLIGHTED, highlight
 from nigehbaan.review.queue import ROW_COLUMNS, Filters, facet_values, neighbours, queue_page
 from nigehbaan.review.scored import entity_values, model_indicator_ids
@@ -57,7 +59,7 @@ def home(user: LoggedIn):
 
 @router.get("/queue")
 def queue(request: Request, user: LoggedIn, conn: Conn, after: str = "", before: str = ""):
-    filters = Filters.from_params(request.query_params)
+    filters = Filters.from_params(request.query_params, user.id)
     page = queue_page(conn, filters, after=after or None, before=before or None)
     return render(
         request,
@@ -66,48 +68,58 @@ def queue(request: Request, user: LoggedIn, conn: Conn, after: str = "", before:
         page=page,
         langs=facet_values(conn, "lang"),
         platforms=facet_values(conn, "platform"),
+        undoable=_undoable(request, conn, user),
+        analysts=_active_users(conn) if user.is_supervisor else [],
     )
 
 
-def _entities(conn: sqlite3.Connection, ad_id: str, scored: dict) -> list[tuple[str, list]]:
-    """[(kind, [(value, number of other ads sharing it or None)])] in the scored ad's order."""
-    pairs = list(dict.fromkeys(entity_values(scored.get("entities"))))
-    linked = [v for k, v in pairs if k in LINKED_KINDS]
-    shared: dict[str, int] = {}
-    if linked:
-        shared = dict(
-            conn.execute(
-                f"SELECT value, COUNT(DISTINCT ad_id) FROM ad_entities WHERE {_IN_LINKED} "
-                f"AND value IN ({','.join('?' * len(linked))}) AND ad_id != ? GROUP BY value",
-                [*LINKED_KINDS, *linked, ad_id],
-            ).fetchall()
-        )
-    grouped: dict[str, list] = {}
-    for kind, value in pairs:
-        grouped.setdefault(kind, []).append(
-            (value, shared.get(value, 0) if kind in LINKED_KINDS else None)
-        )
-    return list(grouped.items())
+def _undoable(request: Request, conn: sqlite3.Connection, user: User):
+    return dec.last_undoable(conn, user, request.app.state.settings.undo_seconds)
+
+
+def _active_users(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT name FROM users WHERE disabled = 0 ORDER BY name")]
+
+
+def _shared(conn: sqlite3.Connection, ad_id: str, scored: dict) -> dict[str, int]:
+    """{contact value: number of other ads carrying it} for the ad's phones and e-mails."""
+    linked = list(
+        dict.fromkeys(v for k, v in entity_values(scored.get("entities")) if k in LINKED_KINDS)
+    )
+    if not linked:
+        return {}
+    return dict(
+        conn.execute(
+            f"SELECT value, COUNT(DISTINCT ad_id) FROM ad_entities WHERE {_IN_LINKED} "
+            f"AND value IN ({','.join('?' * len(linked))}) AND ad_id != ? GROUP BY value",
+            [*LINKED_KINDS, *linked, ad_id],
+        ).fetchall()
+    )
 
 
 @router.get("/ads/{ad_id:path}")
 def ad_view(ad_id: str, request: Request, user: LoggedIn, conn: Conn):
     ad = _ad_row(conn, ad_id)
     scored = json.loads(ad["scored_json"])
-    filters = Filters.from_params(request.query_params)
+    filters = Filters.from_params(request.query_params, user.id)
     text_html, skipped, unmarked = highlight(ad["text"], scored.get("indicators"))
     prev_id, next_id = neighbours(conn, filters, ad["rank"], ad["id"])
+    second = dec.pending_second(conn, user, ad_id) is not None
     return render(
         request,
         "ad.html",
         ad=ad,
+        second=second,
+        # A second review is blind: the analyst does not see the first decision.
+        blind=second and not user.is_supervisor,
+        undoable=_undoable(request, conn, user),
         scored=scored,
         text_html=text_html,
         skipped=skipped,
         unmarked=unmarked,
         max_highlighted=MAX_HIGHLIGHTED,
-        entities=_entities(conn, ad_id, scored),
-        linked_kinds=LINKED_KINDS,
+        entities=entity_lists(scored.get("entities")),
+        shared=_shared(conn, ad_id, scored),
         filters=filters,
         prev_id=prev_id,
         next_id=next_id,
@@ -141,19 +153,35 @@ def decide(
     add: Annotated[list[str], Form()] = [],  # noqa: B006
     corrections: Annotated[str, Form()] = "",
     ret: Annotated[str, Form()] = "",
+    span: Annotated[list[str], Form()] = [],  # noqa: B006
+    second: Annotated[str, Form()] = "",
 ):
-    filters = Filters.from_params(dict(parse_qsl(ret)))
+    filters = Filters.from_params(dict(parse_qsl(ret)), user.id)
     try:
-        dec.decide(
-            conn,
-            user,
-            ad_id,
-            action,
-            version,
-            keep=keep if corrections else None,
-            add=add,
-            note=note,
-        )
+        spans = [json.loads(x) for x in span]
+    except json.JSONDecodeError:
+        raise HTTPException(
+            400, "A marked passage is not valid JSON. Reload the ad and mark it again."
+        ) from None
+    kept = keep if corrections else None
+    try:
+        if second:
+            dec.second_review(conn, user, ad_id, action, keep=kept, add=add, note=note, spans=spans)
+        else:
+            dec.decide(
+                conn,
+                user,
+                ad_id,
+                action,
+                version,
+                keep=kept,
+                add=add,
+                note=note,
+                spans=spans,
+                double_review=request.app.state.settings.double_review,
+            )
+    except dec.BadSpan as exc:
+        raise HTTPException(400, str(exc)) from None
     except dec.NotFound:
         raise HTTPException(404, "No ad with that id.") from None
     except dec.NotAllowed as exc:
@@ -177,6 +205,36 @@ def decide(
     return RedirectResponse(target + filters.query_string(), status_code=303)
 
 
+@router.post("/assign")
+def assign_ads(
+    request: Request,
+    user: FormUser,
+    conn: Conn,
+    assignee: Annotated[str, Form()] = "",
+    ret: Annotated[str, Form()] = "",
+):
+    filters = Filters.from_params(dict(parse_qsl(ret)), user.id)
+    try:
+        assign(conn, user, filters, assignee or None)
+    except dec.NotAllowed as exc:
+        raise HTTPException(403, f"Not allowed: {exc}.") from None
+    return RedirectResponse("/queue" + filters.query_string(), status_code=303)
+
+
+@router.post("/undo")
+def undo(
+    request: Request,
+    user: FormUser,
+    conn: Conn,
+    decision: Annotated[int, Form()],
+):
+    try:
+        ad_id = dec.undo(conn, user, decision, request.app.state.settings.undo_seconds)
+    except dec.NotAllowed as exc:
+        raise HTTPException(403, f"Not allowed: {exc}.") from None
+    return RedirectResponse(f"/ads/{quote(ad_id, safe='')}", status_code=303)
+
+
 @router.get("/contact")
 def contact(request: Request, user: LoggedIn, conn: Conn, value: str = ""):
     rows = conn.execute(
@@ -197,7 +255,7 @@ def decision_log(request: Request, user: LoggedIn, conn: Conn, before: int | Non
 @router.get("/api/queue")
 def api_queue(request: Request, user: LoggedIn, conn: Conn, after: str = "", before: str = ""):
     page = queue_page(
-        conn, Filters.from_params(request.query_params), after or None, before or None
+        conn, Filters.from_params(request.query_params, user.id), after or None, before or None
     )
     return {
         "total": page.total,

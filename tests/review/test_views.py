@@ -152,7 +152,7 @@ def test_dashboard_pictures(client_for):
     client = client_for("sara")
     post_decision(client, "demo-en-1", "confirm", 1)
     html = client.get("/dashboard").text
-    names = re.findall(r'<img src="/dashboard/(\w+)\.png"', html)
+    names = re.findall(r'<img src="/dashboard/(\w+)\.png\?v=[0-9-]+"', html)
     assert names == ["risk", "indicators", "languages", "bands", "decisions"]
     for name in names:
         r = client.get(f"/dashboard/{name}.png")
