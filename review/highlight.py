@@ -9,30 +9,27 @@ from __future__ import annotations
 import unicodedata
 
 from markupsafe import Markup, escape
+from nigehbaan.review.bidi import BIDI_CONTROLS, has_controls
 from nigehbaan.review.labels import indicator_class, indicator_label
 from nigehbaan.review.scored import valid_evidence
 
-# Bidi embedding/override/isolate controls can make scraped text display in a misleading
-# order; show them as visible markers instead of letting them act. (ZWJ/ZWNJ are left alone:
-# Urdu typing and emoji use them legitimately.)
 # Evidence items marked at most: beyond this a page gets heavy for the browser and the analyst
 # learns nothing more from the colour. The page says how many were left unmarked.
 MAX_HIGHLIGHTED = 2000
 
-_BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
-
 
 def _text(segment: str) -> Markup:
-    if not any(ch in _BIDI_CONTROLS for ch in segment):
+    """Escaped text, with bidi controls shown as visible markers instead of acting."""
+    if not has_controls(segment):
         return escape(segment)
-    out = Markup("")
-    for ch in segment:
-        if ch in _BIDI_CONTROLS:
-            name = unicodedata.name(ch, "")
-            out += Markup('<span class="ctl" title="{}">[U+{:04X}]</span>').format(name, ord(ch))
-        else:
-            out += escape(ch)
-    return out
+    return Markup("").join(
+        Markup('<span class="ctl" title="{}">[U+{:04X}]</span>').format(
+            unicodedata.name(ch, ""), ord(ch)
+        )
+        if ch in BIDI_CONTROLS
+        else escape(ch)
+        for ch in segment
+    )
 
 
 def highlight(

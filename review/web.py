@@ -13,15 +13,31 @@ from urllib.parse import quote, urlsplit
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 from nigehbaan.review import labels
 from nigehbaan.review.auth import SESSION_COOKIE, User, csrf_ok
+from nigehbaan.review.bidi import has_controls, visible_controls
 from nigehbaan.review.db import connect
 
 HERE = Path(__file__).parent
 
+
+def _finalize(value):
+    """Applied to every `{{ ... }}` before escaping: bidi controls in any printed string (an
+    ad's id, URL, platform, entities, notes) become visible `[U+202E]` markers, so nothing an
+    ad carries can reorder what the page shows. Markup (the highlighted ad text) already
+    shows them as marked spans."""
+    if isinstance(value, str) and not isinstance(value, Markup) and has_controls(value):
+        return visible_controls(value)
+    return value
+
+
 # Autoescape is on for every template: ad text must never reach the page unescaped.
 templates = Environment(
-    loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    finalize=_finalize,
 )
 templates.globals.update(
     INDICATORS=labels.INDICATORS,

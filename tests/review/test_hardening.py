@@ -10,6 +10,7 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
 
 import pytest
 from nigehbaan.review.auth import LoginLimiter, User
@@ -216,3 +217,41 @@ def test_analysts_see_only_their_own_decisions_and_notes_on_the_ad_and_conflict_
     supervisor_conflict = post_decision(sara, "demo-en-1", "dismiss", 1)
     assert supervisor_conflict.status_code == 409
     assert "private note" in supervisor_conflict.text and "ayesha" in supervisor_conflict.text
+
+
+RLO, LRI, PDI, RLM = "\u202e", "\u2066", "\u2069", "\u200f"
+BIDI = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x61C)]
+
+
+def test_bidi_controls_in_every_ad_field_are_shown_not_obeyed(conn, client_for):
+    spoof_id = f"ad-{RLO}kp.vog"
+    row = {
+        "id": spoof_id,
+        "text": f"Jobs abroad{RLM} call now",
+        "risk": 0.99,
+        "band": "high",
+        "lang": "en",
+        "platform": f"face{LRI}koob{PDI}",
+        "url": f"https://{RLO}kp.vog.ecnanif\u061c",
+        "entities": {"phones": [f"+92300{RLO}1234567"], "emails": [f"a{RLM}@b.pk"]},
+        "indicators": [],
+    }
+    import_rows(conn, [(1, row)])
+    client = client_for("sara")
+    page = client.get("/ads/" + quote(spoof_id, safe="")).text
+    assert post_decision(client, spoof_id, "escalate", 1, note=f"see {RLO}lmth.xedni").status_code
+    pages = {
+        "ad": page,
+        "queue": client.get("/queue?status=all").text,
+        "decisions": client.get("/decisions").text,
+        "contact": client.get("/contact", params={"value": f"+92300{RLO}1234567"}).text,
+        "ad after the decision": client.get("/ads/" + quote(spoof_id, safe="")).text,
+    }
+    for name, html in pages.items():
+        found = sorted({f"U+{ord(c):04X}" for c in html if c in BIDI})
+        assert not found, f"{name} page carries raw bidi controls {found}"
+    assert "https://[U+202E]kp.vog.ecnanif[U+061C]" in page
+    assert "<bdi>face[U+2066]koob[U+2069]</bdi>" in page
+    assert "ad-[U+202E]kp.vog" in pages["decisions"] and "[U+202E]lmth.xedni" in pages["decisions"]
+    assert "+92300[U+202E]1234567" in pages["contact"]
+    assert 'title="RIGHT-TO-LEFT MARK">[U+200F]</span>' in page  # in the ad text
