@@ -88,13 +88,33 @@ def add_user(
 def check_password(conn: sqlite3.Connection, name: str, password: str) -> User | None:
     """The user if `password` is theirs, else None. Takes about the same time either way."""
     row = conn.execute(
-        "SELECT id, name, role, password_hash FROM users WHERE name=?", (name.strip(),)
+        "SELECT id, name, role, password_hash, disabled FROM users WHERE name=?", (name.strip(),)
     ).fetchone()
     try:
         _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return None
-    return User(row["id"], row["name"], row["role"]) if row else None
+    # A disabled user is refused like a wrong password, after the same work.
+    return User(row["id"], row["name"], row["role"]) if row and not row["disabled"] else None
+
+
+def set_disabled(conn: sqlite3.Connection, name: str, disabled: bool, actor: str) -> None:
+    """Disable a user (they cannot log in, and every session they have ends now) or enable
+    them again; either is an event in the audit log."""
+    from nigehbaan.review.events import log_event
+
+    with transaction(conn):
+        row = conn.execute("SELECT id, disabled FROM users WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            known = [r[0] for r in conn.execute("SELECT name FROM users ORDER BY name")]
+            raise UsageError(
+                f"user: expected one of {known}, found {name!r}. Fix: check the name "
+                f"(`nigehbaan review adduser` creates users)."
+            )
+        conn.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), row["id"]))
+        if disabled:
+            conn.execute("DELETE FROM sessions WHERE user_id = ?", (row["id"],))
+        log_event(conn, actor, "user_disable" if disabled else "user_enable", name)
 
 
 # At most this many argon2 checks run at once; each takes 64 MiB and most of a core, so 30
@@ -225,7 +245,7 @@ class Sessions:
             return None
         row = conn.execute(
             "SELECT u.id, u.name, u.role, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id "
-            "WHERE s.sid = ? AND s.expires_at > ?",
+            "WHERE s.sid = ? AND s.expires_at > ? AND u.disabled = 0",
             (sid, time.time()),
         ).fetchone()
         return User(row["id"], row["name"], row["role"], row["csrf"]) if row else None

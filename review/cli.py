@@ -57,6 +57,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_run_adduser)
 
+    p = command(
+        "user",
+        "disable or enable a user",
+        "`user disable NAME`: NAME can no longer log in and their open sessions end at once. "
+        "`user enable NAME` lets them log in again. Both are recorded in the event log.",
+    )
+    p.add_argument("action", choices=["disable", "enable"], help="disable or enable")
+    p.add_argument("name", help="user name")
+    p.set_defaults(func=_run_user)
+
     p = command("serve", "run the web app", "Serve the review app (open http://HOST:PORT/).")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -126,6 +136,23 @@ def _run_adduser(args: argparse.Namespace) -> int:
         f"{args.db}: {'updated' if args.update else 'added'} {args.role} {args.name}",
         file=sys.stderr,
     )
+    return EXIT_OK
+
+
+def _run_user(args: argparse.Namespace) -> int:
+    from nigehbaan.review.auth import set_disabled
+    from nigehbaan.review.db import connect
+
+    conn = connect(args.db)
+    try:
+        try:
+            who = getpass.getuser()
+        except (OSError, KeyError):  # no login name in some containers
+            who = "unknown"
+        set_disabled(conn, args.name, args.action == "disable", f"cli:{who}")
+    finally:
+        conn.close()
+    print(f"{args.db}: {args.action}d {args.name}", file=sys.stderr)
     return EXIT_OK
 
 

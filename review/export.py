@@ -53,7 +53,7 @@ class ExportSummary:
 
 def labelled_rows(conn: sqlite3.Connection):
     """Yield one corpus-schema dict per confirmed or dismissed ad, ordered by id (not yet
-    validated: see `_write`)."""
+    validated: see `write_labelled`)."""
     rows = conn.execute(
         "SELECT a.id, a.text, a.lang, a.platform, a.status, a.scored_json, d.at, d.removed_json, "
         "d.added_json, d.spans_json, u.name FROM ads a JOIN decisions d ON d.id = a.decision_id "
@@ -107,13 +107,13 @@ def export_labelled(conn: sqlite3.Connection, out: str | Path) -> ExportSummary:
     export never passes for a finished one.
     """
     if str(out) == "-":
-        return _write(conn, sys.stdout)
+        return write_labelled(conn, sys.stdout)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            summary = _write(conn, fh)
+            summary = write_labelled(conn, fh)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -121,7 +121,8 @@ def export_labelled(conn: sqlite3.Connection, out: str | Path) -> ExportSummary:
     return summary
 
 
-def _write(conn: sqlite3.Connection, fh: TextIO) -> ExportSummary:
+def write_labelled(conn: sqlite3.Connection, fh: TextIO) -> ExportSummary:
+    """Write the labelled ads that fit the corpus schema to an open text file."""
     summary = ExportSummary()
     for row in labelled_rows(conn):
         problems = validate_record(row)

@@ -253,3 +253,73 @@ def test_kappa_figures(conn):
     risk = agreement(conn)[0]
     # sklearn: po = 3/4, pe = 2/4*1/4 + 2/4*3/4 = 0.5 -> kappa 0.5
     assert (risk.name, risk.n, risk.agree, risk.kappa) == ("risk label", 4, 3, pytest.approx(0.5))
+
+
+# 6. Disabled users --------------------------------------------------------------------------
+
+
+def test_a_disabled_user_cannot_log_in_and_their_sessions_end(app, client_for, db_path, capsys):
+    from nigehbaan.cli import main
+
+    ayesha = client_for("ayesha")
+    assert ayesha.get("/queue", follow_redirects=False).status_code == 200
+    assert main(["review", "user", "disable", "ayesha", "--db", str(db_path)]) == 0
+    assert "disabled ayesha" in capsys.readouterr().err
+    r = ayesha.get("/queue", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert login(make_client(app), "ayesha").status_code == 401
+    assert "ayesha" not in client_for("sara").get("/queue").text.split('name="assignee"')[1]
+    assert main(["review", "user", "enable", "ayesha", "--db", str(db_path)]) == 0
+    assert login(make_client(app), "ayesha").status_code == 303
+    assert main(["review", "user", "disable", "nobody", "--db", str(db_path)]) == 2
+    assert "found 'nobody'" in capsys.readouterr().err
+    from nigehbaan.review.db import connect
+
+    conn = connect(db_path)
+    kinds = [tuple(r) for r in conn.execute("SELECT kind, target FROM events ORDER BY id")]
+    assert kinds == [("user_disable", "ayesha"), ("user_enable", "ayesha")]
+    assert conn.execute("SELECT actor FROM events").fetchone()[0].startswith("cli:")
+    conn.close()
+
+
+# 7. Export from the web page ----------------------------------------------------------------
+
+
+def test_supervisors_download_the_same_export_as_the_cli(client_for, db_path, conn, tmp_path):
+    from nigehbaan.review.export import export_labelled
+
+    ayesha, sara = client_for("ayesha"), client_for("sara")
+    decide_http(ayesha, "demo-en-1", "confirm")
+    decide_http(ayesha, "demo-en-2", "dismiss")
+    assert post(ayesha, "/export").status_code == 403
+    assert 'action="/export"' not in ayesha.get("/dashboard").text
+    assert 'action="/export"' in sara.get("/dashboard").text
+    r = post(sara, "/export")
+    assert r.status_code == 200
+    assert r.headers["content-disposition"].startswith('attachment; filename="reviewed-')
+    export_labelled(conn, tmp_path / "cli.jsonl")
+    assert r.content == (tmp_path / "cli.jsonl").read_bytes()
+    assert [json.loads(x)["id"] for x in r.text.splitlines()] == ["demo-en-1", "demo-en-2"]
+    event = conn.execute("SELECT actor, kind, detail_json FROM events").fetchone()
+    assert (event["actor"], event["kind"]) == ("sara", "export")
+    assert json.loads(event["detail_json"]) == {"confirmed": 1, "dismissed": 1, "unfit": 0}
+
+
+# 9. Cached dashboard images -----------------------------------------------------------------
+
+
+def test_dashboard_images_are_redrawn_only_when_the_data_changes(client_for, monkeypatch):
+    from nigehbaan.review import charts
+
+    drawn = []
+    real = charts.render_png
+    monkeypatch.setattr(
+        charts, "render_png", lambda conn, name: drawn.append(name) or real(conn, name)
+    )
+    sara = client_for("sara")
+    first = sara.get("/dashboard/bands.png").content
+    assert sara.get("/dashboard/bands.png").content == first
+    assert drawn == ["bands"]  # the second visit was served from the cache
+    decide_http(sara, "demo-en-1", "confirm")
+    assert sara.get("/dashboard/bands.png").content != first
+    assert drawn == ["bands", "bands"]
