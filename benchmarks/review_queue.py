@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         "indicator=irregular_route": Filters(indicator="irregular_route"),
         "platform=telegram": Filters(platform="telegram"),
         "q=peshgi": Filters(q="Peshgi"),
+        "q=<an ad id>": Filters(q="ad-050000", status="all"),
         "lang=ur + indicator=organ_trade": Filters(lang="ur", indicator="organ_trade"),
     }
     print("\nms per page of 50; 'page+count' is what the queue runs (the page, then the total)")
@@ -191,10 +192,18 @@ def _http(db: Path) -> None:
         ("GET /queue?after=<row 60,000>", f"/queue?after={deep}"),
         ("GET /queue?lang=ur&q=<urdu>", "/queue?lang=ur&q=%DA%AF%D8%B1%D8%AF%DB%81"),
         ("GET /ads/ad-050000", "/ads/ad-050000"),
-        ("GET /dashboard/risk.png", "/dashboard/risk.png"),
     ):
         assert client.get(url).status_code == 200, url
         print(f"  {label:34} {timed(lambda u=url: client.get(u), repeat=5):8.1f} ms")
+
+    from nigehbaan.review import charts
+
+    conn = connect(db)
+    drawn = timed(lambda: [charts.render_png(conn, n) for n in charts.CHARTS], repeat=3)
+    conn.close()
+    print(f"  {'dashboard: 5 PNGs drawn':34} {drawn:8.1f} ms  (first visit, or after a change)")
+    cached = timed(lambda: [client.get(f"/dashboard/{n}.png") for n in charts.CHARTS], repeat=5)
+    print(f"  {'dashboard: 5 PNGs, unchanged db':34} {cached:8.1f} ms  (served from the cache)")
 
 
 if __name__ == "__main__":

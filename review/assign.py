@@ -12,7 +12,7 @@ from nigehbaan.review.auth import User
 from nigehbaan.review.db import transaction
 from nigehbaan.review.decisions import NotAllowed
 from nigehbaan.review.events import log_event
-from nigehbaan.review.queue import Filters
+from nigehbaan.review.queue import Filters, resolve_id
 
 
 def assign(conn: sqlite3.Connection, by: User, filters: Filters, assignee: str | None) -> int:
@@ -22,7 +22,7 @@ def assign(conn: sqlite3.Connection, by: User, filters: Filters, assignee: str |
     """
     if not by.is_supervisor:
         raise NotAllowed("only supervisors assign ads")
-    where, args = filters.where()
+    where, args = resolve_id(conn, filters).where()
     with transaction(conn):
         user_id = None
         if assignee:

@@ -13,6 +13,7 @@ from nigehbaan.review.app import create_app
 from nigehbaan.review.auth import User
 from nigehbaan.review.decisions import NotAllowed, decide, in_sample, undo
 from nigehbaan.review.export import labelled_rows
+from nigehbaan.review.queue import Filters, resolve_id
 from nigehbaan.review.settings import Settings
 
 from .conftest import csrf_of, login, make_client, version_of
@@ -323,3 +324,24 @@ def test_dashboard_images_are_redrawn_only_when_the_data_changes(client_for, mon
     decide_http(sara, "demo-en-1", "confirm")
     assert sara.get("/dashboard/bands.png").content != first
     assert drawn == ["bands", "bands"]
+
+
+# 10. Search by id ---------------------------------------------------------------------------
+
+
+def test_a_search_for_an_ad_id_uses_the_primary_key_not_a_text_scan(conn):
+    from nigehbaan.review.queue import queue_page
+
+    filters = resolve_id(conn, Filters(q="demo-en-2", status="all"))
+    assert filters.id_hit
+    where, args = filters.where()
+    plan = " ".join(
+        r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT a.id FROM ads a WHERE {where}", args)
+    )
+    assert "SCAN" not in plan and "sqlite_autoindex_ads_1" in plan
+    assert [r["id"] for r in queue_page(conn, Filters(q="demo-en-2", status="all")).rows] == [
+        "demo-en-2"
+    ]
+    # Anything else is still a text search (and a part of an id is not an id).
+    assert not resolve_id(conn, Filters(q="demo-en")).id_hit
+    assert queue_page(conn, Filters(q="passport", status="all")).total >= 1
