@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from typing import Annotated
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
@@ -16,7 +16,7 @@ from nigehbaan.review.entities import entity_lists
 from nigehbaan.review.highlight import MAX_HIGHLIGHTED, highlight
 from nigehbaan.review.queue import ROW_COLUMNS, Filters, facet_values, neighbours, queue_page
 from nigehbaan.review.scored import entity_values, model_indicator_ids
-from nigehbaan.review.web import Conn, FormUser, LoggedIn, render
+from nigehbaan.review.web import Conn, FormUser, LoggedIn, ad_key, render
 
 router = APIRouter()
 
@@ -97,7 +97,7 @@ def _shared(conn: sqlite3.Connection, ad_id: str, scored: dict) -> dict[str, int
     )
 
 
-@router.get("/ads/{ad_id:path}")
+@router.get("/ads/{ad_id:adkey}")
 def ad_view(ad_id: str, request: Request, user: LoggedIn, conn: Conn):
     ad = _ad_row(conn, ad_id)
     scored = json.loads(ad["scored_json"])
@@ -140,7 +140,7 @@ def ad_view(ad_id: str, request: Request, user: LoggedIn, conn: Conn):
     )
 
 
-@router.post("/decide/{ad_id:path}")
+@router.post("/decide/{ad_id:adkey}")
 def decide(
     ad_id: str,
     request: Request,
@@ -198,10 +198,10 @@ def decide(
             filters=filters,
         )
     if action == "reopen":
-        return RedirectResponse(f"/ads/{quote(ad_id, safe='')}{filters.query_string()}", 303)
+        return RedirectResponse(f"/ads/{ad_key(ad_id)}{filters.query_string()}", 303)
     ad = _ad_row(conn, ad_id)
     _, next_id = neighbours(conn, filters, ad["rank"], ad_id)
-    target = f"/ads/{quote(next_id, safe='')}" if next_id else "/queue"
+    target = f"/ads/{ad_key(next_id)}" if next_id else "/queue"
     return RedirectResponse(target + filters.query_string(), status_code=303)
 
 
@@ -232,7 +232,7 @@ def undo(
         ad_id = dec.undo(conn, user, decision, request.app.state.settings.undo_seconds)
     except dec.NotAllowed as exc:
         raise HTTPException(403, f"Not allowed: {exc}.") from None
-    return RedirectResponse(f"/ads/{quote(ad_id, safe='')}", status_code=303)
+    return RedirectResponse(f"/ads/{ad_key(ad_id)}", status_code=303)
 
 
 @router.get("/contact")
@@ -269,7 +269,7 @@ def api_queue(request: Request, user: LoggedIn, conn: Conn, after: str = "", bef
     }
 
 
-@router.get("/api/ads/{ad_id:path}")
+@router.get("/api/ads/{ad_id:adkey}")
 def api_ad(ad_id: str, user: LoggedIn, conn: Conn):
     ad = _ad_row(conn, ad_id)
     return {

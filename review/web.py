@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
@@ -18,6 +18,7 @@ from nigehbaan.review import labels
 from nigehbaan.review.auth import SESSION_COOKIE, User, csrf_ok
 from nigehbaan.review.bidi import has_controls, visible_controls
 from nigehbaan.review.db import connect
+from starlette.convertors import Convertor, register_url_convertor
 
 HERE = Path(__file__).parent
 
@@ -47,8 +48,35 @@ templates.globals.update(
     indicator_label=labels.indicator_label,
     indicator_class=labels.indicator_class,
 )
-# Ad ids are arbitrary strings: quote every character that has a meaning in a URL.
-templates.filters["idpath"] = lambda ad_id: quote(str(ad_id), safe="")
+
+
+def ad_key(ad_id: str) -> str:
+    """The URL path segment of an ad: its id percent-encoded with `~` for `%`, dots included.
+
+    Ad ids are arbitrary strings. Percent-encoded, `..` or `.` would still be a dot segment
+    that the browser resolves away (so is `%2e`: the URL standard treats it as a dot), `a%2Fb`
+    is a slash to some proxies, and a `%` may be decoded once or twice on the way. The key
+    holds only letters, digits, `-`, `_` and `~`, so it reaches the app unchanged; plain ids
+    (`demo-ur-1`) stay readable. `AdKey` reverses it.
+    """
+    encoded = quote(str(ad_id), safe="").replace("~", "%7E").replace(".", "%2E")
+    return encoded.replace("%", "~")
+
+
+class AdKey(Convertor):
+    """Route convertor `{ad_id:adkey}`: turns an `ad_key` segment back into the ad id."""
+
+    regex = ".+"  # an old single-encoded link arrives with its `/` decoded
+
+    def convert(self, value: str) -> str:
+        return unquote(value.replace("~", "%"))
+
+    def to_string(self, value: str) -> str:
+        return ad_key(value)
+
+
+register_url_convertor("adkey", AdKey())
+templates.filters["idpath"] = ad_key
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "

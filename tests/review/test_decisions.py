@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
-from urllib.parse import quote
 
 import pytest
 from nigehbaan.review.auth import User
 from nigehbaan.review.decisions import Conflict, NotAllowed, decide
+from nigehbaan.review.web import ad_key
 
 from .conftest import csrf_of, version_of
 
 
 def post_decision(client, ad_id, action, version, **extra):
     data = {"action": action, "version": str(version), "csrf_token": csrf_of(client), **extra}
-    return client.post(f"/decide/{quote(ad_id, safe='')}", data=data, follow_redirects=False)
+    return client.post(f"/decide/{ad_key(ad_id)}", data=data, follow_redirects=False)
 
 
 def test_confirm_records_who_and_when_and_moves_to_the_next_ad(client_for, conn):
@@ -74,7 +74,8 @@ def test_second_analyst_is_told_of_the_conflict_and_nothing_is_overwritten(clien
     assert r.status_code == 409
     assert "Someone else changed this ad first" in r.text
     assert "was <strong>not saved</strong>" in r.text
-    assert "confirm by <strong>ayesha</strong>" in r.text
+    # Analysts see only their own decisions: not who decided first, nor their note.
+    assert "decided by another analyst" in r.text and "ayesha" not in r.text
     assert "bilal&#39;s reasoning" in r.text  # his note is shown back so he can copy it
     rows = conn.execute("SELECT action, note FROM decisions WHERE ad_id='demo-en-1'").fetchall()
     assert [tuple(r) for r in rows] == [("confirm", "mine")]

@@ -5,12 +5,13 @@ may see, bidi controls in every ad field, and ads whose ids are dot segments."""
 from __future__ import annotations
 
 import copy
+import html
 import json
+import re
 import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import quote
 
 import pytest
 from nigehbaan.review.auth import LoginLimiter, User
@@ -19,8 +20,9 @@ from nigehbaan.review.demo import DEMO_ADS
 from nigehbaan.review.export import export_labelled
 from nigehbaan.review.highlight import MAX_HIGHLIGHTED
 from nigehbaan.review.importer import import_file, import_rows
+from nigehbaan.review.web import ad_key
 
-from .conftest import PASSWORD, login, make_client, write_jsonl
+from .conftest import PASSWORD, csrf_of, login, make_client, write_jsonl
 from .test_decisions import post_decision
 
 
@@ -238,20 +240,42 @@ def test_bidi_controls_in_every_ad_field_are_shown_not_obeyed(conn, client_for):
     }
     import_rows(conn, [(1, row)])
     client = client_for("sara")
-    page = client.get("/ads/" + quote(spoof_id, safe="")).text
+    page = client.get("/ads/" + ad_key(spoof_id)).text
     assert post_decision(client, spoof_id, "escalate", 1, note=f"see {RLO}lmth.xedni").status_code
     pages = {
         "ad": page,
         "queue": client.get("/queue?status=all").text,
         "decisions": client.get("/decisions").text,
         "contact": client.get("/contact", params={"value": f"+92300{RLO}1234567"}).text,
-        "ad after the decision": client.get("/ads/" + quote(spoof_id, safe="")).text,
+        "ad after the decision": client.get("/ads/" + ad_key(spoof_id)).text,
     }
-    for name, html in pages.items():
-        found = sorted({f"U+{ord(c):04X}" for c in html if c in BIDI})
+    for name, body in pages.items():
+        found = sorted({f"U+{ord(c):04X}" for c in body if c in BIDI})
         assert not found, f"{name} page carries raw bidi controls {found}"
     assert "https://[U+202E]kp.vog.ecnanif[U+061C]" in page
     assert "<bdi>face[U+2066]koob[U+2069]</bdi>" in page
     assert "ad-[U+202E]kp.vog" in pages["decisions"] and "[U+202E]lmth.xedni" in pages["decisions"]
     assert "+92300[U+202E]1234567" in pages["contact"]
     assert 'title="RIGHT-TO-LEFT MARK">[U+200F]</span>' in page  # in the ad text
+
+
+@pytest.mark.parametrize("ad_id", [".", "..", "a/b", "%2e", "../queue", "اشتہار ۱٫۲", "x?y#z"])
+def test_any_ad_id_opens_and_can_be_decided(conn, client_for, ad_id):
+    import_rows(conn, [(1, {"id": ad_id, "text": "free visa", "risk": 0.999, "band": "high"})])
+    key = ad_key(ad_id)
+    assert re.fullmatch(r"[A-Za-z0-9_~-]+", key)  # no dot, slash or % for anyone to decode
+    client = client_for("ayesha")
+    assert f'data-href="/ads/{key}' in client.get("/queue").text  # the link the queue prints
+    page = client.get(f"/ads/{key}")
+    assert page.status_code == 200 and page.url.raw_path.decode() == f"/ads/{key}"
+    assert f'<bdi class="mono">{html.escape(ad_id)}</bdi>' in page.text
+    action = re.search(r'<form method="post" action="([^"]+)" class="decision"', page.text)[1]
+    r = client.post(
+        action,
+        data={"action": "confirm", "version": "1", "csrf_token": csrf_of(client, f"/ads/{key}")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    status = conn.execute("SELECT status FROM ads WHERE id = ?", (ad_id,)).fetchone()[0]
+    assert status == "confirmed"
+    assert client.get(f"/api/ads/{key}").json()["status"] == "confirmed"
