@@ -78,6 +78,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--ssl-certfile", default=None, help="TLS certificate: serve HTTPS")
     p.add_argument("--ssl-keyfile", default=None, help="TLS private key for --ssl-certfile")
+    p.add_argument(
+        "--undo-minutes",
+        type=float,
+        default=10.0,
+        help="how long analysts may undo their last decision (default 10; 0: no undo)",
+    )
+    p.add_argument(
+        "--double-review",
+        type=float,
+        default=0.1,
+        help="share of decided ads a second analyst reviews blind, for the dashboard's "
+        "agreement figures (default 0.1; 0: none)",
+    )
     p.set_defaults(func=_run_serve)
 
     p = command(
@@ -169,6 +182,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     import uvicorn
     from nigehbaan.review.app import create_app
     from nigehbaan.review.db import connect, secret_key
+    from nigehbaan.review.settings import Settings
 
     if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
         raise UsageError(
@@ -196,7 +210,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         )
     # A server on loopback only answers to loopback names, which defeats DNS rebinding.
     hosts = ["127.0.0.1", "localhost", "[::1]", "::1"] if _is_loopback(args.host) else None
-    app = create_app(args.db, secret, secure_cookies=https, allowed_hosts=hosts)
+    settings = Settings(undo_minutes=args.undo_minutes, double_review=args.double_review)
+    app = create_app(args.db, secret, secure_cookies=https, allowed_hosts=hosts, settings=settings)
     print(
         f"serving {args.db} on http{'s' if https else ''}://{args.host}:{args.port}/",
         file=sys.stderr,

@@ -345,3 +345,10 @@ def test_a_search_for_an_ad_id_uses_the_primary_key_not_a_text_scan(conn):
     # Anything else is still a text search (and a part of an id is not an id).
     assert not resolve_id(conn, Filters(q="demo-en")).id_hit
     assert queue_page(conn, Filters(q="passport", status="all")).total >= 1
+
+
+def test_serve_refuses_a_double_review_share_outside_0_1(db_path, capsys):
+    from nigehbaan.cli import main
+
+    assert main(["review", "serve", "--db", str(db_path), "--double-review", "2"]) == 2
+    assert "--double-review: expected a fraction 0..1, found 2.0" in capsys.readouterr().err
