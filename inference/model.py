@@ -28,7 +28,7 @@ from safetensors.numpy import load_file, save_file
 
 CONTRACT_FILE = "contract.json"
 TARGETS = ("risk", *INDICATORS)  # model output order: column 0 is the ad-level risk
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+BUNDLED_MODELS = ("default", "fast", "rules")  # shipped in the package as nigehbaan.models
 KINDS = ("rules", "linear", "stack")
 
 # Rules-only weights: an indicator's share of the risk logit when its rule fires.
@@ -204,9 +204,42 @@ def save_model(folder: Path, contract: Contract, arrays: dict[str, np.ndarray]) 
         save_file({k: np.ascontiguousarray(v) for k, v in head.items()}, str(folder / "head.safetensors"))
 
 
+def bundled_model_dir(name: str = "default") -> Path:
+    """The directory of a bundled model, found through importlib.resources so that a checkout,
+    an editable install and an installed wheel all resolve it (models/ installs as
+    `nigehbaan.models`)."""
+    from importlib.resources import files
+
+    if name not in BUNDLED_MODELS:
+        raise ModelContractError(
+            f"no bundled model {name!r}: expected one of {', '.join(BUNDLED_MODELS)}."
+        )
+    return Path(str(files("nigehbaan.models") / name))
+
+
+def resolve_model_dir(name_or_path: str | Path | None = None) -> Path:
+    """What `--model` means: nothing -> the bundled default; a bundled model's name (`default`,
+    `fast`, `rules`) -> that model; anything else -> a directory (write `./fast` for a local
+    folder that shares a bundled name)."""
+    if name_or_path is None or str(name_or_path) == "":
+        return bundled_model_dir("default")
+    if isinstance(name_or_path, str) and name_or_path in BUNDLED_MODELS:
+        return bundled_model_dir(name_or_path)
+    folder = Path(name_or_path)
+    if not folder.exists():
+        raise ModelContractError(
+            f"no model at {str(name_or_path)!r}: expected the name of a bundled model "
+            f"({', '.join(BUNDLED_MODELS)}) or a model directory with {CONTRACT_FILE}; found "
+            "neither. Fix: pass --model fast (or default, rules), or a directory written by "
+            "`nigehbaan train`."
+        )
+    return folder
+
+
 def load_model(folder: str | Path | None = None) -> Model:
-    """Load and check a model directory (default: the bundled `models/default`)."""
-    folder = Path(folder) if folder else DEFAULT_MODEL_DIR
+    """Load and check a model: a bundled model's name or a directory (see
+    `resolve_model_dir`; default: the bundled `default`)."""
+    folder = resolve_model_dir(folder)
     path = folder / CONTRACT_FILE
     if not path.is_file():
         raise ModelContractError(
@@ -219,6 +252,10 @@ def load_model(folder: str | Path | None = None) -> Model:
     except (ValueError, TypeError) as exc:
         raise ModelContractError(f"{path} is not a valid model contract: {exc}") from exc
     contract.check(folder)
+    if contract.kind == "stack":
+        from nigehbaan.inference.extras import require
+
+        require("encoder", f"the {folder.name} model", "or use --model fast")
     arrays: dict[str, np.ndarray] = {}
     for name in ("linear.safetensors", "head.safetensors"):
         if (folder / name).is_file():

@@ -26,7 +26,12 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", help="ads file (.jsonl, .csv, .parquet) or '-' for stdin JSONL")
     p.add_argument("-o", "--output", default="-", help="scored file or '-' for stdout (default)")
-    p.add_argument("--model", default=None, help="model directory (default: the bundled model)")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a bundled model's name (default, fast, rules) or a model directory "
+        "(default: default)",
+    )
     p.add_argument(
         "--resume",
         action="store_true",
@@ -87,7 +92,12 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         description="Evaluate a model on labelled ads (corpus schema JSONL). With --report, "
         "writes report.md, metrics.json and PNG plots there.",
     )
-    p.add_argument("--model", default=None, help="model directory (default: the bundled model)")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a bundled model's name (default, fast, rules) or a model directory "
+        "(default: default)",
+    )
     p.add_argument("--data", required=True, help="labelled JSONL (corpus schema)")
     p.add_argument("--report", default=None, help="directory for report.md, metrics.json, plots")
     p.add_argument(
@@ -184,6 +194,14 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except UsageError as exc:
         print(f"nigehbaan {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ModuleNotFoundError as exc:  # an optional extra that is not installed
+        from nigehbaan.inference.extras import missing_extra_message
+
+        hint = missing_extra_message(exc, args.command)
+        if hint is None:
+            raise
+        print(f"nigehbaan {args.command}: error: {hint}", file=sys.stderr)
         return EXIT_USAGE
 
 
