@@ -21,9 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nigehbaan.review.db import connect  # noqa: E402
-from nigehbaan.review.demo import scored_ad  # noqa: E402
 from nigehbaan.review.importer import import_rows  # noqa: E402
 from nigehbaan.review.queue import Filters, encode_cursor, neighbours, queue_page  # noqa: E402
+
+from tests.review.demo import scored_ad  # noqa: E402
 
 PHRASES = {
     "en": [

@@ -1,4 +1,4 @@
-"""Fixtures for the review app: a database filled with hand-written scored ads (review.demo,
+"""Fixtures for the review app: a database filled with hand-written scored ads (tests/review/demo.py,
 no scorer needed), users of both roles, and logged-in HTTP clients."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from nigehbaan.review.auth import add_user
 from nigehbaan.review.db import connect
-from nigehbaan.review.demo import DEMO_ADS
 from nigehbaan.review.importer import import_file
+
+from .demo import DEMO_ADS
 
 PASSWORD = "correct horse battery"
 USERS = {"ayesha": "analyst", "bilal": "analyst", "sara": "supervisor"}

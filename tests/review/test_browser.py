@@ -10,8 +10,8 @@ import os
 
 import pytest
 from nigehbaan.review.db import connect
-from nigehbaan.review.screenshots import CHROMIUM, launch_chromium, live_server, log_in
 
+from .browser import CHROMIUM, launch_chromium, live_server, log_in
 from .conftest import PASSWORD
 
 pytestmark = pytest.mark.browser

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 
 from nigehbaan.review.db import connect
-from nigehbaan.review.demo import scored_ad
 from nigehbaan.review.importer import import_rows
-from nigehbaan.review.screenshots import live_server, log_in
 
+from .browser import live_server, log_in
 from .conftest import PASSWORD
+from .demo import scored_ad
 from .test_browser import browser  # noqa: F401 - the shared Chromium fixture
 
 TEXT = (

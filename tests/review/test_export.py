@@ -6,11 +6,11 @@ import json
 
 from nigehbaan.review.auth import User
 from nigehbaan.review.decisions import decide
-from nigehbaan.review.demo import scored_ad
 from nigehbaan.review.export import export_labelled
 from nigehbaan.review.importer import import_rows
 from nigehbaan.training.schema import validate_record
 
+from .demo import scored_ad
 from .test_decisions import post_decision
 
 CORPUS_KEYS = {

@@ -16,13 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from nigehbaan.review.auth import LoginLimiter, User
 from nigehbaan.review.decisions import decide
-from nigehbaan.review.demo import DEMO_ADS
 from nigehbaan.review.export import export_labelled
 from nigehbaan.review.highlight import MAX_HIGHLIGHTED
 from nigehbaan.review.importer import import_file, import_rows
 from nigehbaan.review.web import ad_key
 
 from .conftest import PASSWORD, csrf_of, login, make_client, write_jsonl
+from .demo import DEMO_ADS
 from .test_decisions import post_decision
 
 

@@ -13,10 +13,10 @@ from nigehbaan.inference.errors import UsageError
 from nigehbaan.review.auth import User
 from nigehbaan.review.db import connect
 from nigehbaan.review.decisions import decide
-from nigehbaan.review.demo import DEMO_ADS
 from nigehbaan.review.importer import import_file
 
 from .conftest import write_jsonl
+from .demo import DEMO_ADS
 
 
 def _counts(conn):

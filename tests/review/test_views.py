@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from nigehbaan.review.demo import scored_ad
 from nigehbaan.review.importer import import_rows
 from nigehbaan.review.queue import Filters, queue_page
 
+from .demo import scored_ad
 from .test_decisions import post_decision
 
 

@@ -1,19 +1,13 @@
-"""Screenshots of the review app for the README, and the browser plumbing the end-to-end
-test shares: a live server on a free local port and Debian's headless Chromium.
-
-    python -m nigehbaan.review.screenshots [--out docs/screenshots]
-
-Uses the demo ads (review.demo) in a throw-away database; needs Playwright and Chromium at
-/usr/bin/chromium (never `playwright install`: these machines cannot download browsers).
+"""Browser plumbing shared by the browser tests and `scripts/review_screenshots.py`: a live
+server on a free local port, Debian's headless Chromium, the login form, and a database of the
+demo ads (tests/review/demo.py). Needs Playwright and Chromium at /usr/bin/chromium (never
+`playwright install`: these machines cannot download browsers).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import secrets
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -83,8 +77,9 @@ def demo_database(path: Path, user: str, password: str, decide: bool = True) -> 
     from nigehbaan.review.auth import User, add_user
     from nigehbaan.review.db import connect
     from nigehbaan.review.decisions import decide as record
-    from nigehbaan.review.demo import DEMO_ADS
     from nigehbaan.review.importer import import_rows
+
+    from .demo import DEMO_ADS
 
     conn = connect(path, create=True)
     import_rows(conn, enumerate(DEMO_ADS, 1))
@@ -95,44 +90,3 @@ def demo_database(path: Path, user: str, password: str, decide: bool = True) -> 
         record(conn, analyst, "demo-en-3", "dismiss", 1, note="licensed OEP, realistic pay")
     conn.close()
     return path
-
-
-def take_screenshots(out: Path) -> list[Path]:
-    """Write queue.png, ad-urdu.png, ad-english.png and dashboard.png to `out`."""
-    from playwright.sync_api import sync_playwright
-
-    out.mkdir(parents=True, exist_ok=True)
-    password = secrets.token_urlsafe(16)
-    shots = []
-    with tempfile.TemporaryDirectory() as tmp:
-        db = demo_database(Path(tmp) / "review.db", "ayesha", password)
-        with live_server(db) as base, sync_playwright() as pw:
-            browser = launch_chromium(pw)
-            page = browser.new_page(viewport={"width": 1360, "height": 860}, device_scale_factor=1)
-            log_in(page, base, "ayesha", password)
-            for name, path in (
-                ("queue", "/queue"),
-                ("ad-urdu", "/ads/demo-ur-1"),
-                ("ad-english", "/ads/demo-en-1"),
-                ("dashboard", "/dashboard"),
-            ):
-                page.goto(base + path)
-                page.wait_for_load_state("networkidle")
-                shots.append(out / f"{name}.png")
-                page.screenshot(path=str(shots[-1]), full_page=True)
-            browser.close()
-    return shots
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: write the screenshots."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="docs/screenshots", help="folder for the PNG files")
-    args = parser.parse_args(argv)
-    for path in take_screenshots(Path(args.out)):
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
