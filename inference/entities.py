@@ -4,7 +4,11 @@ numbers. Everything runs on normalised text; every span is reported in original 
 
 Currency rates and period factors live in `resources/money.json` (approximate reference
 rates, documented there with their date); `pkr_per_month` is an order-of-magnitude figure for
-spotting unrealistic pay, not an accounting value.
+spotting unrealistic pay, not an accounting value. The words of each language (number words,
+multipliers, currency and period words, salary and WhatsApp cues) come from the language
+packs' `entities.json`, place names from `resources/places.json` plus the packs' `places.json`
+(`langpacks.py`); currency codes and symbols ("aed", "rs.", "$") are the same in every
+language and stay here. Age and licence patterns are still written here for en/ur/ur-Latn.
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ from functools import lru_cache
 from importlib import resources
 
 import phonenumbers
+from nigehbaan.inference.langpacks import LanguagePack, on_change, packs
 from nigehbaan.inference.normalize import Normalized, normalize
 
 ENTITIES_VERSION = "nigehbaan.entities.v1"
 
-_WA_CUE_RE = re.compile(
+# The brand's Latin spellings; other scripts' spellings are the packs' `whatsapp_cues`.
+_WA_CUE_LATIN = (
     r"whats\s?app|whatsap|watsapp|watsap|watsup|whatsup|wtsp|wtsap|whtsapp|wts\s?app|\bwa\b|wa\.me"
-    r"|واٹس\s?ایپ|وٹس\s?ایپ|واٹس\s?اپ|وٹس\s?اپ|واٹساپ|واٹس"
 )
 _SEVEN_DIGITS_RE = re.compile(r"\d(?:\D*\d){6}")
 _PHONE_CANDIDATE_RE = re.compile(r"\+?\(?\d[\d \-.()]{6,40}\d")
@@ -34,30 +39,83 @@ _URL_RE = re.compile(
     r"(?:\.[a-z]{2})?(?:/[^\s<>\"']*)?"
 )
 _HANDLE_RE = re.compile(r"(?<![\w.@/])@([a-z0-9_](?:[a-z0-9_.]{1,28}[a-z0-9_]))|t\.me/([a-z0-9_]{3,32})")
-# Number words that may precede "lakh"/"hazar" (ek, do, teen, ... / ایک، دو، تین ...).
-_NUMBER_WORDS = (
-    r"aik|ek|do|teen|tin|chaar|char|paanch|panch|chhe|chay|che|saat|sat|aath|ath|nau|das|dus|bees"
-    r"|pachas|dedh|dhai|adhai|one|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty"
-    r"|ایک|دو|تین|چار|پانچ|چھ|سات|آٹھ|نو|دس|بیس|پچاس|ڈیڑھ|اڑھائی|ڈھائی"
-)
 _NUM = r"\d{1,3}(?:,\d{2,3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _LATIN_B = r"(?![a-z])"
-_MONEY_RE = re.compile(
-    r"(?<![\w.])(?:(?P<cur1>rs\.?|pkr|aed|sar|qar|omr|kwd|bhd|usd|eur|gbp|myr|rm|\$|€|£)\s?)?"
-    r"(?P<num>" + _NUM + r"|(?P<word>" + _NUMBER_WORDS + r"))"
-    r"(?:\s?(?P<mult>lakhs?|lacs?|laakh|hazaa?r|hzar|thousand|million|crores?|karor|ہزار|لاکھ|کروڑ)"
-    + _LATIN_B + r"|(?P<kmult>k|m)(?![a-z]))?"
-    r"(?:\s?(?P<cur2>rs|rupees?|rupay|rupaye|rupey|pkr|aed|dirhams?|dhs?|sar|riyals?|qar|omr|kwd|"
-    r"bhd|dinars?|usd|dollars?|eur|euros?|gbp|pounds?|myr|ringgit|rm|\$|€|£)" + _LATIN_B
-    + r"|\s?(?P<cur2u>روپے|روپیہ|روپئے|درہم|ریال|دینار|ڈالر|یورو|پاؤنڈ|رنگٹ))?"
-    r"(?:\s?(?:/|per|a|p|fi|في|فی)?\s?(?P<period>months?|monthly|mahana|mahina|maheena|mahinay|pm"
-    r"|days?|daily|rozana|weeks?|weekly|hafta|years?|yearly|annual|annually|salana|hours?|hr|ghanta)"
-    + _LATIN_B + r"|\s?(?P<periodu>ماہانہ|ماہوار|مہینہ|مہینے|روزانہ|یومیہ|ہفتہ|سالانہ|گھنٹہ))?"
-)
+# Currency codes and symbols, the same in every language: before the amount ("rs 500", "$50")
+# and after it ("500 aed"); the packs add currency words ("rupay", "درہم").
+_CUR_BEFORE = r"rs\.?|pkr|aed|sar|qar|omr|kwd|bhd|usd|eur|gbp|myr|rm|\$|€|£"
+_CUR_AFTER = r"rs|pkr|aed|dhs?|sar|qar|omr|kwd|bhd|usd|eur|gbp|myr|rm|\$|€|£"
+_CURRENCY_CODES = {
+    "rs": "PKR", "rs.": "PKR", "pkr": "PKR", "aed": "AED", "dh": "AED", "dhs": "AED",
+    "sar": "SAR", "qar": "QAR", "omr": "OMR", "kwd": "KWD", "bhd": "BHD", "usd": "USD", "$": "USD",
+    "eur": "EUR", "€": "EUR", "gbp": "GBP", "£": "GBP", "myr": "MYR", "rm": "MYR",
+}
 _SENTENCE_END_RE = re.compile(r"[.!?|\n;]\s|\n")
-_SALARY_CUE_RE = re.compile(
-    r"salary|salaries|pay|wage|tankh|income|kamai|تنخواہ|سیلری|آمدنی|کمائی|اجرت"
-)
+
+
+def fold_regex(pattern: str) -> str:
+    """A pack's regular expression as it must be to match normalised text: every non-ASCII
+    character folded like the ads' (ي -> ی); ASCII, the regex syntax, is left alone."""
+    return "".join(normalize(c).text if ord(c) > 127 else c for c in pattern)
+
+
+def _alternation(words) -> str:
+    """A regex alternation of literal words, longest first (so no word hides a longer one);
+    one that never matches when there are none."""
+    unique = list(dict.fromkeys(w for w in words if w))
+    return "|".join(re.escape(w) for w in sorted(unique, key=len, reverse=True)) or "(?!)"
+
+
+@dataclass(frozen=True)
+class _Words:
+    """The packs' entity words compiled: regexes and word -> value tables."""
+
+    money_re: re.Pattern
+    salary_re: re.Pattern
+    wa_cue_re: re.Pattern
+    number_words: dict
+    multipliers: dict
+    currencies: dict
+    periods: dict
+    gates: tuple[str, ...]
+
+
+@lru_cache(maxsize=4)
+def _words(langs: tuple[LanguagePack, ...]) -> _Words:
+    """Compile every pack's `entities.json` (words normalised like the ads they match)."""
+    def table(key: str, latin: bool | None = None) -> dict:
+        out = {}
+        for p in langs:
+            if latin is None or (p.script == "Latn") == latin:
+                for word, value in p.entities.get(key, {}).items():
+                    out.setdefault(normalize(word).text, value)
+        return out
+
+    number_words, multipliers = table("number_words"), table("multipliers")
+    cur_latin, cur_other = table("currencies", True), table("currencies", False)
+    per_latin, per_other = table("periods", True), table("periods", False)
+    money_re = re.compile(
+        r"(?<![\w.])(?:(?P<cur1>" + _CUR_BEFORE + r")\s?)?"
+        r"(?P<num>" + _NUM + r"|(?P<word>" + _alternation(number_words) + r"))"
+        r"(?:\s?(?P<mult>" + _alternation(multipliers) + r")"
+        + _LATIN_B + r"|(?P<kmult>k|m)(?![a-z]))?"
+        r"(?:\s?(?P<cur2>" + _CUR_AFTER + "|" + _alternation(cur_latin) + r")" + _LATIN_B
+        + r"|\s?(?P<cur2u>" + _alternation(cur_other) + r"))?"
+        r"(?:\s?(?:/|per|a|p|fi|في|فی)?\s?(?P<period>" + _alternation(per_latin) + r")"
+        + _LATIN_B + r"|\s?(?P<periodu>" + _alternation(per_other) + r"))?"
+    )
+    salary = _alternation(normalize(w).text for p in langs for w in p.entities.get("salary_cues", []))
+    wa = "|".join([_WA_CUE_LATIN, *(fold_regex(c) for p in langs for c in p.entities.get("whatsapp_cues", []))])
+    return _Words(
+        money_re,
+        re.compile(salary),
+        re.compile(wa),
+        number_words,
+        {**multipliers, "k": 1e3, "m": 1e6},
+        {**_CURRENCY_CODES, **cur_latin, **cur_other},
+        {**per_latin, **per_other},
+        tuple(normalize(g).text for p in langs for g in p.entities.get("spelled_amount_gate", [])),
+    )
 _AGE_RES = [
     re.compile(
         r"(?:age|ages|aged|umar|umer|umr|عمر|girls?|females?|ladies|larkiyan|larkiyon|larki"
@@ -85,63 +143,57 @@ _LICENCE_RE = re.compile(
 class _Money:
     rates: dict
     periods: dict
-    words: dict
 
 
 @lru_cache(maxsize=1)
 def _money_tables() -> _Money:
     data = json.loads(resources.files("nigehbaan.inference").joinpath("resources/money.json").read_text())
-    words = {normalize(k).text: v for k, v in data["number_words"].items()}
-    return _Money(data["pkr_per_unit"], data["months_per_period"], words)
+    return _Money(data["pkr_per_unit"], data["months_per_period"])
 
 
-@lru_cache(maxsize=1)
 def _places():
-    """(regex over normalised text, alias -> place record); longest alias first."""
+    return _compile_places(packs())
+
+
+@lru_cache(maxsize=4)
+def _compile_places(langs: tuple[LanguagePack, ...]):
+    """(regex over normalised text, alias -> place record); longest alias first.
+
+    `resources/places.json` first, then each pack's `places.json`: names for a place already
+    known (`{"Karachi": {"names": [...]}}`) or a new place with its `type` and `country`.
+    """
     data = json.loads(resources.files("nigehbaan.inference").joinpath("resources/places.json").read_text())
     table = {}
+    records = {}
     for name, rec in data["places"].items():
+        records[name] = rec
         for alias in rec["aliases"] + rec["urdu"]:
             key = normalize(alias).text
             if key:
                 table[key] = {"name": name, "type": rec["type"], "country": rec["country"]}
+    for p in langs:
+        for name, rec in p.data("places.json").get("places", {}).items():
+            base = {**records.get(name, {}), **rec}
+            if "type" not in base or "country" not in base:
+                raise ValueError(
+                    f"language pack {p.source}: places.json place {name!r} needs `type` and "
+                    "`country` (expected a place of resources/places.json or both fields). "
+                    "Fix: add them or use the name places.json gives it."
+                )
+            for alias in rec.get("names", []):
+                key = normalize(alias).text
+                if key:
+                    table.setdefault(key, {"name": name, "type": base["type"], "country": base["country"]})
     alts = sorted(table, key=len, reverse=True)
     pattern = re.compile(r"(?<![\w])(?:" + "|".join(re.escape(a) for a in alts) + r")(?![\w])")
     return pattern, table
-
-
-_CURRENCY = {
-    "rs": "PKR", "rs.": "PKR", "rupee": "PKR", "rupees": "PKR", "rupay": "PKR", "rupaye": "PKR",
-    "rupey": "PKR", "pkr": "PKR", "روپے": "PKR", "روپیہ": "PKR", "روپئے": "PKR",
-    "aed": "AED", "dirham": "AED", "dirhams": "AED", "dh": "AED", "dhs": "AED", "درہم": "AED",
-    "sar": "SAR", "riyal": "SAR", "riyals": "SAR", "ریال": "SAR", "qar": "QAR", "omr": "OMR",
-    "kwd": "KWD", "bhd": "BHD", "dinar": "KWD", "dinars": "KWD", "دینار": "KWD",
-    "usd": "USD", "dollar": "USD", "dollars": "USD", "$": "USD", "ڈالر": "USD",
-    "eur": "EUR", "euro": "EUR", "euros": "EUR", "€": "EUR", "یورو": "EUR",
-    "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "£": "GBP", "پاؤنڈ": "GBP",
-    "myr": "MYR", "rm": "MYR", "ringgit": "MYR", "رنگٹ": "MYR",
-}
-_MULT = {
-    "lakh": 1e5, "lakhs": 1e5, "lac": 1e5, "lacs": 1e5, "laakh": 1e5, "لاکھ": 1e5,
-    "hazar": 1e3, "hazaar": 1e3, "hzar": 1e3, "thousand": 1e3, "ہزار": 1e3, "k": 1e3,
-    "million": 1e6, "m": 1e6, "crore": 1e7, "crores": 1e7, "karor": 1e7, "کروڑ": 1e7,
-}
-_PERIOD = {
-    "month": "month", "months": "month", "monthly": "month", "mahana": "month", "mahina": "month",
-    "maheena": "month", "mahinay": "month", "pm": "month", "ماہانہ": "month", "ماہوار": "month",
-    "مہینہ": "month", "مہینے": "month", "day": "day", "days": "day", "daily": "day",
-    "rozana": "day", "روزانہ": "day", "یومیہ": "day", "week": "week", "weeks": "week",
-    "weekly": "week", "hafta": "week", "ہفتہ": "week", "year": "year", "years": "year",
-    "yearly": "year", "annual": "year", "annually": "year", "salana": "year", "سالانہ": "year",
-    "hour": "hour", "hours": "hour", "hr": "hour", "ghanta": "hour", "گھنٹہ": "hour",
-}
 
 
 def extract_entities(norm: Normalized) -> dict:
     """All entities of one normalised ad, spans in original offsets (see module docstring)."""
     text = norm.text
     phones, whatsapp = _phones(norm)
-    email_matches = list(_EMAIL_RE.finditer(text))
+    email_matches = _email_matches(text)
     emails = sorted({m.group(0) for m in email_matches})
     email_spans = [(m.start(), m.end()) for m in email_matches]
     urls = sorted(
@@ -171,11 +223,36 @@ def extract_entities(norm: Normalized) -> dict:
     }
 
 
+_EMAIL_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")
+
+
+def _email_matches(text: str) -> list[re.Match]:
+    """`_EMAIL_RE.finditer(text)`, in linear time. The regex alone tries every start position
+    and scans to the end of a long run from each (quadratic: 0.4 s for one 20k-character
+    token). A match can only start in the run of local-part characters just before an "@", at
+    the run's start or where the previous match ended, so only those starts are tried."""
+    out: list[re.Match] = []
+    pos = 0
+    at = text.find("@")
+    while at >= 0:
+        start = at
+        while start > pos and text[start - 1] in _EMAIL_LOCAL_CHARS:
+            start -= 1
+        m = _EMAIL_RE.match(text, start) if start < at else None
+        if m:
+            out.append(m)
+            pos = m.end()
+            at = text.find("@", pos)
+        else:
+            at = text.find("@", at + 1)
+    return out
+
+
 def _phones(norm: Normalized) -> tuple[list[str], list[str]]:
     text = norm.text
     if not _SEVEN_DIGITS_RE.search(text):
         return [], []
-    cues = [m.start() for m in _WA_CUE_RE.finditer(text)]
+    cues = [m.start() for m in _words(packs()).wa_cue_re.finditer(text)]
     phones: list[str] = []
     whatsapp: list[str] = []
 
@@ -220,30 +297,33 @@ def _tied(text: str, start: int, end: int, cue: int) -> bool:
 def money(norm: Normalized) -> list[dict]:
     """Amounts with currency and period; `pkr_per_month` where a period is stated or implied."""
     text = norm.text
-    if not any(c.isdigit() for c in text) and "لاکھ" not in text and "lakh" not in text:
+    words = _words(packs())
+    # Spelled-out amounts are read only beside a gate word (today "lakh"/"لاکھ"): a cheap
+    # filter that keeps "do hazar" in ordinary text from becoming money.
+    if not any(c.isdigit() for c in text) and not any(g in text for g in words.gates):
         return []
     tables = _money_tables()
     out = []
-    for m in _MONEY_RE.finditer(text):
+    for m in words.money_re.finditer(text):
         g = m.groupdict()
         mult_word = g["mult"] or g["kmult"]
         cur_word = g["cur1"] or g["cur2"] or g["cur2u"]
         period_word = g["period"] or g["periodu"]
         if g["word"]:
-            if g["word"] not in tables.words or not mult_word:
+            if g["word"] not in words.number_words or not mult_word:
                 continue
-            amount = float(tables.words[g["word"]])
+            amount = float(words.number_words[g["word"]])
         else:
             amount = float(g["num"].replace(",", ""))
         if not (cur_word or mult_word):
             continue  # a bare number is not money
-        amount *= _MULT.get(mult_word, 1.0)
-        currency = _CURRENCY.get(cur_word.rstrip(".") if cur_word else "", "PKR")
+        amount *= words.multipliers.get(mult_word, 1.0)
+        currency = words.currencies.get(cur_word.rstrip(".") if cur_word else "", "PKR")
         if cur_word and cur_word.startswith("rs"):
             currency = "PKR"
-        period = _PERIOD.get(period_word) if period_word else None
+        period = words.periods.get(period_word) if period_word else None
         assumed = False
-        if period is None and _SALARY_CUE_RE.search(text, max(0, m.start() - 40), m.start() + 1):
+        if period is None and words.salary_re.search(text, max(0, m.start() - 40), m.start() + 1):
             period, assumed = "month", True
         pkr = amount * tables.rates[currency]
         record = norm.evidence(m.start(), m.end() - (len(m.group(0)) - len(m.group(0).rstrip())))
@@ -297,3 +377,11 @@ def licences(norm: Normalized) -> list[dict]:
         record["number"] = re.sub(r"\s+", "", m.group("num")).upper()
         out.append(record)
     return out
+
+
+def _drop_caches() -> None:
+    _words.cache_clear()
+    _compile_places.cache_clear()
+
+
+on_change(_drop_caches)

@@ -3,7 +3,12 @@
 Two blocks:
 - hashed character and word n-grams of the normalised text (stateless hashing: no vocabulary
   to fit, store or unpickle; the same text always gives the same columns);
-- a small dense block of rule and entity features (`RULE_FEATURE_NAMES`).
+- a small dense block of rule and entity features (`rule_feature_names()`), ending with one
+  column per language class of the registered language packs (`langpacks.lang_classes()`).
+
+`FEATURES_VERSION` names the code's behaviour; `feature_spec()` lists the settings that shape
+the features, and `fingerprint.py` hashes it into every model contract, so a changed setting
+is refused at load even when nobody bumped the version.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from nigehbaan.inference.labels import INDICATORS, LANGS
+from nigehbaan.inference.labels import INDICATORS
+from nigehbaan.inference.langpacks import lang_classes
 from nigehbaan.inference.rules import Hit
 from sklearn.feature_extraction.text import HashingVectorizer
 
@@ -42,7 +48,7 @@ _word = HashingVectorizer(
     lowercase=False,
 )
 
-RULE_FEATURE_NAMES: tuple[str, ...] = (
+_BASE_FEATURE_NAMES: tuple[str, ...] = (
     *(f"hit:{ind}" for ind in INDICATORS),
     *(f"strong:{ind}" for ind in INDICATORS),
     *(f"negated:{ind}" for ind in INDICATORS),
@@ -62,11 +68,41 @@ RULE_FEATURE_NAMES: tuple[str, ...] = (
     "pk_place",
     "n_foreign_countries",
     "log_length",
-    *(f"lang:{lang}" for lang in LANGS),
 )
+
+
+def rule_feature_names() -> tuple[str, ...]:
+    """The dense block's column names: rule and entity features, then `lang:<class>` for every
+    language class of the packs registered now (sorted codes, `mixed`, `und`)."""
+    return (*_BASE_FEATURE_NAMES, *(f"lang:{lang}" for lang in lang_classes()))
+
+
+def n_features() -> int:
+    """Columns of `feature_matrix` with the packs registered now."""
+    return CHAR_FEATURES + WORD_FEATURES + len(rule_feature_names())
+
+
+# With the built-in packs (en, ur, ur-Latn); code that may run with extra packs calls the
+# functions above.
+RULE_FEATURE_NAMES = rule_feature_names()
 N_DENSE = len(RULE_FEATURE_NAMES)
-_INDEX = {ind: i for i, ind in enumerate(INDICATORS)}
 N_FEATURES = CHAR_FEATURES + WORD_FEATURES + N_DENSE
+_INDEX = {ind: i for i, ind in enumerate(INDICATORS)}
+
+
+_SET_PARAMS = ("analyzer", "ngram_range", "n_features", "alternate_sign", "norm", "lowercase")
+
+
+def feature_spec() -> dict:
+    """The settings that shape the features (hashed into model contracts by fingerprint.py)."""
+    return {
+        "version": FEATURES_VERSION,
+        # Only the parameters set here: an sklearn release that adds a default changes nothing.
+        "char": {k: repr(_char.get_params()[k]) for k in _SET_PARAMS},
+        "word": {k: repr(_word.get_params()[k]) for k in (*_SET_PARAMS, "token_pattern")},
+        "typical_ngrams": [TYPICAL_CHAR_NGRAMS, TYPICAL_WORD_NGRAMS],
+        "dense": list(_BASE_FEATURE_NAMES),
+    }
 
 
 @dataclass
@@ -79,10 +115,11 @@ class AdAnalysis:
     hits: list[Hit]
 
 
-def dense_features(a: AdAnalysis) -> np.ndarray:
-    """The rule/entity block for one ad, in `RULE_FEATURE_NAMES` order."""
+def dense_features(a: AdAnalysis, langs: tuple[str, ...] | None = None) -> np.ndarray:
+    """The rule/entity block for one ad, in `rule_feature_names()` order."""
+    langs = langs or lang_classes()
     n = len(INDICATORS)
-    v = np.zeros(N_DENSE, dtype=np.float32)
+    v = np.zeros(len(_BASE_FEATURE_NAMES) + len(langs), dtype=np.float32)
     for h in a.hits:
         i = _INDEX[h.indicator]
         if h.negated:
@@ -116,7 +153,7 @@ def dense_features(a: AdAnalysis) -> np.ndarray:
         min(len(foreign), 4) / 4,
         math.log10(len(a.norm_text) + 1) / 4,
     ]
-    v[k + 16 + LANGS.index(a.lang)] = 1.0
+    v[k + 16 + langs.index(a.lang)] = 1.0
     return v
 
 
@@ -136,7 +173,9 @@ def _damp_long(block: sp.csr_matrix, typical: int) -> sp.csr_matrix:
 def feature_matrix(analyses: list[AdAnalysis]) -> sp.csr_matrix:
     """The full sparse feature matrix (char n-grams | word n-grams | dense block)."""
     texts = [a.norm_text for a in analyses]
-    dense = np.vstack([dense_features(a) for a in analyses]) if analyses else np.zeros((0, N_DENSE))
+    langs = lang_classes()
+    width = len(_BASE_FEATURE_NAMES) + len(langs)
+    dense = np.vstack([dense_features(a, langs) for a in analyses]) if analyses else np.zeros((0, width))
     return sp.hstack(
         [
             _damp_long(_char.transform(texts), TYPICAL_CHAR_NGRAMS),

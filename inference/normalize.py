@@ -41,24 +41,10 @@ _DROP.add("\u0670")
 _DROP.update(chr(c) for c in range(0x06D6, 0x06EE))
 _DROP.update(chr(c) for c in range(0x1F3FB, 0x1F400))  # emoji skin tones
 
-_FOLD = {
-    # Arabic letter forms to the Urdu letters Pakistani keyboards produce.
-    "\u064a": "\u06cc",  # ي -> ی
-    "\u0649": "\u06cc",  # ى -> ی
-    "\u06d0": "\u06cc",
-    "\u0643": "\u06a9",  # ك -> ک
-    "\u0647": "\u06c1",  # ه -> ہ
-    "\u06d5": "\u06c1",
-    "\u0629": "\u06c1",  # ة -> ہ
-    "\u06c0": "\u06c2",
-    # Urdu and Arabic punctuation.
-    "\u06d4": ".",
-    "\u060c": ",",
-    "\u061b": ";",
-    "\u061f": "?",
-    "\u066a": "%",
-    "\u066b": ".",
-    "\u066c": ",",
+# Typographic folds every script shares. A script's own folds (Arabic letter forms to the Urdu
+# letters Pakistani keyboards produce, Urdu punctuation and digits) come from the language
+# packs' normalize.json (inference/lang/ur/normalize.json); `_FOLD` is both, see `_load_folds`.
+_BASE_FOLD = {
     "\u2018": "'",
     "\u2019": "'",
     "\u201c": '"',
@@ -67,9 +53,7 @@ _FOLD = {
     "\u2014": "-",
     "\u00a0": " ",
 }
-for _i in range(10):
-    _FOLD[chr(0x06F0 + _i)] = str(_i)
-    _FOLD[chr(0x0660 + _i)] = str(_i)
+_FOLD: dict[str, str] = {}
 
 # Cyrillic and Greek letters that look like Latin ones (lower-cased forms).
 _HOMOGLYPHS = dict(
@@ -128,9 +112,35 @@ class Normalized:
         return {"start": s, "end": e, "text": self.original[s:e]}
 
 
+def _load_folds() -> None:
+    """(Re)build `_FOLD`: the shared folds plus every language pack's `normalize.json` folds."""
+    from nigehbaan.inference.langpacks import LanguagePackError, on_change, packs
+
+    table = dict(_BASE_FOLD)
+    for pack in packs():
+        for ch, to in pack.data("normalize.json").get("folds", {}).items():
+            if table.get(ch, to) != to:
+                raise LanguagePackError(
+                    f"language pack {pack.source}: normalize.json folds {ch!r} to {to!r}, but "
+                    f"another pack folds it to {table[ch]!r}. Fix: drop one of the two folds."
+                )
+            table[ch] = to
+    _FOLD.clear()
+    _FOLD.update(table)
+    _fold_char.cache_clear()
+    if not _FOLD_READY:
+        _FOLD_READY.append(True)
+        on_change(_load_folds)
+
+
+_FOLD_READY: list[bool] = []
+
+
 @lru_cache(maxsize=65536)
 def _fold_char(ch: str) -> str:
     """The normalised form of one character (possibly empty or several characters)."""
+    if not _FOLD_READY:
+        _load_folds()
     if ch in _DROP:
         return ""
     if ch in _FOLD:

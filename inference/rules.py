@@ -4,10 +4,11 @@ Rules are features and evidence, not the verdict: the ad-level risk and the fina
 decisions come from the model (see `inference.model`). Every hit carries its span in
 original offsets, so `text[hit.start:hit.end]` is the evidence exactly as posted.
 
-The lexicon is one JSON file per language in `inference/lexicon/` (`en`, `ur`, `ur-Latn`):
-per indicator, hand-written `phrases` and `mined` ones (from training-split evidence, see
-`training/mine_lexicon.py`), plus `negation_cues` and `exclude` phrases.
-All three are matched on every ad, because code-mixed ads are the rule, not the exception.
+The lexicon is the `lexicon.json` of every language pack (`inference/lang/<code>/`, see
+`langpacks.py`): per indicator, hand-written `phrases` and `mined` ones (from training-split
+evidence, see `training/mine_lexicon.py`), plus `negation_cues` and `exclude` phrases.
+Every pack's lexicon is matched on every ad, because code-mixed ads are the rule, not the
+exception. The skilled-work and female cues of the entity rules come from the packs too.
 `lexicon_fingerprint()` (version plus content hash) is stored in every trained model, so a
 model trained on one lexicon refuses to load with another.
 """
@@ -19,25 +20,18 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import spacy
+from nigehbaan.inference.entities import fold_regex
 from nigehbaan.inference.labels import INDICATORS
+from nigehbaan.inference.langpacks import LanguagePack, on_change, packs
 from nigehbaan.inference.normalize import Normalized, normalize
 from spacy.matcher import PhraseMatcher
 
-LEXICON_FILES = ("en.json", "ur-Latn.json", "ur.json")
 LEXICON_VERSION = "nigehbaan.lexicon.v1"
 EXCLUDE = "_exclude"
 _CLAUSE_BREAK = {".", ",", ";", "!", "?", "|", "-", ":", "/", "(", ")", "\n"}
 _NEG_WINDOW_BEFORE, _NEG_WINDOW_AFTER = 4, 3
-_SKILLED_RE = re.compile(
-    r"doctor|engineer|specialist|consultant|manager|pilot|developer|surgeon|professor|architect"
-    r"|accountant|ڈاکٹر|انجینئر|اسپیشلسٹ|مینیجر"
-)
-_FEMALE_RE = re.compile(
-    r"\bgirls?\b|\bfemales?\b|\bladies\b|\bwomen\b|\blarki|\bkhawateen|لڑکی|لڑکیاں|خواتین|لڑکیوں"
-)
 # Pay at or above this (PKR per month) for work that names no skill is "unrealistic"; about 4x
 # the 2026 minimum wage and above what Gulf labour contracts registered with BE&OE pay.
 UNREALISTIC_PKR_PER_MONTH = 250_000
@@ -65,13 +59,13 @@ class Lexicon:
     nlp: spacy.language.Language
 
 
-def _lexicon_texts() -> list[tuple[str, str]]:
-    folder = resources.files("nigehbaan.inference").joinpath("lexicon")
-    return [(name, folder.joinpath(name).read_text(encoding="utf-8")) for name in LEXICON_FILES]
+def _lexicon_texts(langs: tuple[LanguagePack, ...] | None = None) -> list[tuple[str, str]]:
+    """(`<code>.json`, lexicon text) per pack, in pack order (the names the hash has always used)."""
+    return [(f"{p.code}.json", p.texts["lexicon.json"]) for p in (langs or packs())]
 
 
 def lexicon_fingerprint() -> dict:
-    """Version and SHA-256 of the lexicon files; stored in model contracts."""
+    """Version and SHA-256 of every pack's lexicon; stored in model contracts."""
     digest = hashlib.sha256()
     for name, text in _lexicon_texts():
         digest.update(name.encode())
@@ -79,16 +73,20 @@ def lexicon_fingerprint() -> dict:
     return {"version": LEXICON_VERSION, "sha256": digest.hexdigest()}
 
 
-@lru_cache(maxsize=1)
 def load_lexicon() -> Lexicon:
-    """Compile the lexicon into one PhraseMatcher (cached per process)."""
+    """Compile the packs' lexicons into one PhraseMatcher (cached per set of packs)."""
+    return _compile_lexicon(packs())
+
+
+@lru_cache(maxsize=4)
+def _compile_lexicon(langs: tuple[LanguagePack, ...]) -> Lexicon:
     nlp = spacy.blank("xx")
     matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
     negatable: set[str] = set()
     cues: set[str] = set()
     patterns: dict[str, list] = {ind: [] for ind in INDICATORS}
     seen: dict[str, set] = {ind: set() for ind in INDICATORS}
-    for name, text in _lexicon_texts():
+    for name, text in _lexicon_texts(langs):
         data = json.loads(text)
         cues.update(normalize(c).text for c in data["negation_cues"])
         unknown = set(data["indicators"]) - set(INDICATORS)
@@ -105,11 +103,15 @@ def load_lexicon() -> Lexicon:
     for ind, docs in patterns.items():
         if docs:
             matcher.add(ind, docs)
-    excludes = [nlp.make_doc(normalize(p).text) for name, text in _lexicon_texts()
+    excludes = [nlp.make_doc(normalize(p).text) for name, text in _lexicon_texts(langs)
                 for p in json.loads(text).get("exclude", [])]
     if excludes:
         matcher.add(EXCLUDE, excludes)
-    fp = lexicon_fingerprint()
+    digest = hashlib.sha256()
+    for name, text in _lexicon_texts(langs):
+        digest.update(name.encode())
+        digest.update(text.encode("utf-8"))
+    fp = {"version": LEXICON_VERSION, "sha256": digest.hexdigest()}
     return Lexicon(fp["version"], fp["sha256"], matcher, frozenset(negatable), frozenset(cues), nlp)
 
 
@@ -168,18 +170,27 @@ def _negated(doc, start: int, end: int, cues: frozenset) -> bool:
     return False
 
 
+@lru_cache(maxsize=4)
+def _cue_res(langs: tuple[LanguagePack, ...]) -> tuple[re.Pattern, re.Pattern]:
+    """(skilled work, female) cue regexes: every pack's `entities.json` cues, searched anywhere."""
+    skilled = [re.escape(normalize(w).text) for p in langs for w in p.entities.get("skilled_work_cues", [])]
+    female = [fold_regex(c) for p in langs for c in p.entities.get("female_cues", [])]
+    return re.compile("|".join(skilled) or "(?!)"), re.compile("|".join(female) or "(?!)")
+
+
 def entity_hits(norm_text: str, entities: dict) -> list[Hit]:
     """Rules on extracted entities: high pay, child ages, narrow ages for young women."""
     hits: list[Hit] = []
     text = norm_text
-    skilled = bool(_SKILLED_RE.search(text))
+    skilled_re, female_re = _cue_res(packs())
+    skilled = bool(skilled_re.search(text))
     for m in entities["money"]:
         per_month = m.get("pkr_per_month")
         if per_month and per_month >= UNREALISTIC_PKR_PER_MONTH and not skilled:
             hits.append(
                 Hit("unrealistic_pay", m["start"], m["end"], "entity:pay>=250k/month", multiword=True)
             )
-    female = bool(_FEMALE_RE.search(text))
+    female = bool(female_re.search(text))
     for a in entities["ages"]:
         s, e = a["start"], a["end"]
         if a["min"] < 18:
@@ -188,3 +199,11 @@ def entity_hits(norm_text: str, entities: dict) -> list[Hit]:
             hits.append(Hit("gender_age_targeting", s, e, "entity:young-women-age-range", multiword=True))
     return hits
 
+
+
+def _drop_caches() -> None:
+    _compile_lexicon.cache_clear()
+    _cue_res.cache_clear()
+
+
+on_change(_drop_caches)
