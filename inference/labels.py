@@ -1,5 +1,7 @@
 """The label schema: the 18 indicator ids (../shared/spec/indicators.md), languages and bands.
 
+`LANGS` is computed from the registered language packs (`langpacks.lang_classes()`).
+
 The ids are a public interface; their order here is the order of model outputs and is saved
 in every model contract, so reordering or renaming is a versioned, breaking change.
 """
@@ -26,7 +28,6 @@ INDICATORS: tuple[str, ...] = (
     "organ_trade",
     "sexual_services",
 )
-LANGS: tuple[str, ...] = ("en", "ur", "ur-Latn", "mixed", "und")
 BANDS: tuple[str, ...] = ("high", "medium", "low")
 PLATFORMS: tuple[str, ...] = (
     "classifieds",
@@ -40,3 +41,13 @@ PLATFORMS: tuple[str, ...] = (
     "sms",
     "other",
 )
+
+
+def __getattr__(name: str):
+    # The language classes are the registered language packs' codes plus `mixed` and `und`
+    # (built in: en, ur, ur-Latn); see inference/langpacks.py.
+    if name == "LANGS":
+        from nigehbaan.inference.langpacks import lang_classes
+
+        return lang_classes()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,12 +15,18 @@ Kinds:
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from nigehbaan.inference.errors import ModelContractError
-from nigehbaan.inference.features import FEATURES_VERSION, N_FEATURES, AdAnalysis, feature_matrix
+from nigehbaan.inference.features import FEATURES_VERSION, AdAnalysis, feature_matrix, n_features
+from nigehbaan.inference.fingerprint import (
+    extra_packs_hint,
+    feature_fingerprints,
+    fingerprint_problems,
+)
 from nigehbaan.inference.labels import BANDS, INDICATORS, LABEL_SCHEMA_VERSION
 from nigehbaan.inference.normalize import NORMALIZER_VERSION
 from nigehbaan.inference.rules import lexicon_fingerprint
@@ -57,6 +63,9 @@ class Contract:
     normalizer: str = NORMALIZER_VERSION
     features: str = FEATURES_VERSION
     lexicon: dict = field(default_factory=lexicon_fingerprint)
+    # Hashes of the normaliser tables, feature settings, entity resources and language packs
+    # (inference/fingerprint.py); an old contract without them loads with a warning.
+    fingerprints: dict = field(default_factory=feature_fingerprints)
     band_thresholds: dict = field(default_factory=lambda: {"high": 0.7, "medium": 0.4})
     indicator_thresholds: dict = field(default_factory=lambda: dict.fromkeys(INDICATORS, 0.5))
     calibration: dict = field(default_factory=lambda: {"method": "none"})
@@ -84,11 +93,19 @@ class Contract:
                 f"lexicon {self.lexicon.get('version')} sha256 {str(self.lexicon.get('sha256'))[:12]}"
                 f" (this code: {current['version']} sha256 {current['sha256'][:12]})"
             )
+        if self.kind != "rules":  # a rules-only model is not fitted: any packs and data will do
+            if self.fingerprints:
+                problems.extend(fingerprint_problems(self.fingerprints))
+            else:
+                logging.getLogger(__name__).warning(
+                    "model %s has no fingerprints in its contract (made before they existed): "
+                    "its features cannot be checked against this code's data", where
+                )
         if problems:
             raise ModelContractError(
                 f"model {where} was built for " + "; ".join(problems) + ". Fix: retrain it with "
                 "`nigehbaan train --config ...` on this version, or install the nigehbaan "
-                "version it was trained with."
+                "version it was trained with." + extra_packs_hint()
             )
 
     def save(self, folder: Path) -> None:
@@ -111,7 +128,7 @@ class Model:
             # here into a dense (features x targets) matrix: a sparse-times-dense product is
             # several times faster than sparse-times-sparse, for ~40 MB per process.
             rows, W = self.arrays["W_rows"], self.arrays["W"].astype(np.float32)
-            self.W = np.zeros((N_FEATURES, len(TARGETS)), dtype=np.float32)
+            self.W = np.zeros((n_features(), len(TARGETS)), dtype=np.float32)
             self.W[rows] = W
             self.b = self.arrays["b"].astype(np.float32)
 
@@ -248,6 +265,7 @@ def load_model(folder: str | Path | None = None) -> Model:
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        data.setdefault("fingerprints", {})  # an old contract: not today's, but none at all
         contract = Contract(**data)
     except (ValueError, TypeError) as exc:
         raise ModelContractError(f"{path} is not a valid model contract: {exc}") from exc
