@@ -206,3 +206,17 @@ def test_a_bad_pack_is_refused_at_registration_with_what_to_do(tmp_path, files, 
         register_language_pack(tmp_path)
     assert "Fix:" in str(exc.value)
     assert [p.code for p in packs()] == ["en", "ur-Latn", "ur"]
+
+
+def test_mine_lexicon_writes_into_the_packs_and_keeps_their_format(tmp_path):
+    from nigehbaan.training.mine_lexicon import lexicon_path, write_mined
+
+    shutil.copytree(ROOT / "inference" / "lang", tmp_path / "lang")
+    mined = {}
+    for code in ("en", "ur", "ur-Latn"):
+        data = json.loads(lexicon_path(code).read_text(encoding="utf-8"))
+        mined[code] = {ind: spec.get("mined", []) for ind, spec in data["indicators"].items()}
+    counts = write_mined(mined, tmp_path / "lang")
+    for code in mined:
+        assert lexicon_path(code, tmp_path / "lang").read_bytes() == lexicon_path(code).read_bytes(), code
+    assert counts["ur-Latn"] > 0 and lexicon_path("ur-Latn", tmp_path / "lang").parent.name == "ur_Latn"

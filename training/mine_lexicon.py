@@ -5,11 +5,14 @@ A candidate is kept when it is 1 to 6 tokens long without digits (amounts are en
 cues), was marked in at least `min_ads` distinct
 ads, and is precise on the whole training split: of the train ads whose normalised text
 contains it, at least `min_precision` carry the indicator. Kept phrases go into the `mined`
-list of the lexicon file of the language they were seen in (code-mixed ads count for every
-file whose script they use), beside the hand-written `phrases`. Dev, test and gold are never
-read, so the lexicon cannot leak their labels.
+list of the lexicon of the language they were seen in (code-mixed ads count for every
+built-in language pack whose script they use), beside the hand-written `phrases`. Dev, test and
+gold are never read, so the lexicon cannot leak their labels.
 
-    python -m nigehbaan.training.mine_lexicon            # rewrites inference/lexicon/*.json
+    python -m nigehbaan.training.mine_lexicon            # rewrites inference/lang/*/lexicon.json
+
+The lexicons are part of the language packs' fingerprints: models trained before a re-mine
+refuse to load until they are retrained (and their contracts carry the new hashes).
 """
 
 from __future__ import annotations
@@ -24,7 +27,12 @@ from nigehbaan.inference.labels import INDICATORS
 from nigehbaan.inference.normalize import normalize
 from nigehbaan.training.data import load_split
 
-LEXICON_DIR = Path(__file__).resolve().parent.parent / "inference" / "lexicon"
+LANG_DIR = Path(__file__).resolve().parent.parent / "inference" / "lang"
+
+
+def lexicon_path(code: str, folder: Path = LANG_DIR) -> Path:
+    """The lexicon file of a built-in pack (`ur-Latn` lives in the folder `ur_Latn`)."""
+    return folder / code.replace("-", "_") / "lexicon.json"
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 
 
@@ -69,10 +77,11 @@ def mine(corpus: str | Path, min_ads: int = 2, min_precision: float = 0.6) -> di
     return out
 
 
-def write_mined(mined: dict[str, dict[str, list[str]]], folder: Path = LEXICON_DIR) -> dict[str, int]:
+def write_mined(mined: dict[str, dict[str, list[str]]], folder: Path = LANG_DIR) -> dict[str, int]:
+    """Write each language's mined phrases into its pack's lexicon; counts per language."""
     counts = {}
     for f, table in mined.items():
-        path = folder / f"{f}.json"
+        path = lexicon_path(f, folder)
         data = json.loads(path.read_text(encoding="utf-8"))
         for ind, phrases in table.items():
             data["indicators"][ind]["mined"] = phrases
@@ -88,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--min-precision", type=float, default=0.6)
     args = ap.parse_args(argv)
     counts = write_mined(mine(args.corpus, args.min_ads, args.min_precision))
-    print("mined phrases per lexicon file:", counts)
+    print("mined phrases per language pack:", counts)
 
 
 if __name__ == "__main__":
