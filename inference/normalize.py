@@ -20,6 +20,7 @@ What it does, in order (NORMALIZER_VERSION names this behaviour; a change is a n
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 import unicodedata
@@ -77,14 +78,26 @@ _EMOJI_WORDS = {
     "🫘": "kidney",
 }
 
-_TAG_RE = re.compile(
-    r"<(script|style)\b[^>]*>.*?</\1\s*>|<!--.*?-->|</?[a-zA-Z][^<>]{0,1000}>",
-    re.IGNORECASE | re.DOTALL,
-)
+# Markup that becomes a space: a <script>/<style> block with its content, a comment, or a tag.
+# `_markup_spans` finds them as the single regex
+#   <(script|style)\b[^>]*>.*?</\1\s*>|<!--.*?-->|</?[a-zA-Z][^<>]{0,1000}>   (I, DOTALL)
+# would, but looks for each closer once instead of once per opener: with that regex, thousands
+# of unclosed "<!--" or "<script" openers made an ad quadratic (seconds for 20k characters).
+_BLOCK_OPEN_RE = re.compile(r"<(script|style)\b", re.IGNORECASE)
+_BLOCK_CLOSE_RE = {n: re.compile(rf"</{n}\s*>", re.IGNORECASE) for n in ("script", "style")}
+_COMMENT_CLOSE_RE = re.compile(r"-->")
+_GT_RE = re.compile(r">")
+_TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,1000}>")
 _ENTITY_RE = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});?")
 _LEET = {"@": "a", "$": "s", "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
-_LEET_TOKEN_RE = re.compile(r"[a-z@$0-9]*[a-z][a-z@$0-9]*")
-_EMAILISH_RE = re.compile(r"\S+@\S+\.\S+|\S*(?:https?|www\.)\S*")
+# Runs of letters, digits, '@' and '$' holding at least one letter. The look-behind tries a run
+# only at its start and the first class has no letters, so a long letterless run (a 30k-digit
+# blob) is scanned once, not once per character (quadratic before).
+_LEET_TOKEN_RE = re.compile(r"(?<![a-z@$0-9])[@$0-9]*[a-z][a-z@$0-9]*")
+# A token (run of non-space) is an e-mail or URL, protected from leetspeak folding, when it reads
+# "x@y.z" or holds "http" / "www." (`_emailish_tokens`). Tested per token in linear time: the old
+# regex over the whole text backtracked quadratically on a long token.
+_TOKEN_RE = re.compile(r"\S+")
 _SPACED_DIGITS_RE = re.compile(r"(?<![0-9])[0-9](?:[ .\-_/,*·•]{1,3}[0-9]{1,2})+(?![0-9])")
 _SPACE_RE = re.compile(r"\s+")
 _FLAG_RE = re.compile("[\ue000-\ue019]{2}|[\ue000-\ue019]")
@@ -163,11 +176,54 @@ def _html_pieces(text: str):
     if "<" not in text and "&" not in text:
         yield text, 0, len(text)
         return
-    for m in _TAG_RE.finditer(text):
-        yield from _entity_pieces(text, pos, m.start())
-        yield " ", m.start(), m.end()
-        pos = m.end()
+    for start, end in _markup_spans(text):
+        yield from _entity_pieces(text, pos, start)
+        yield " ", start, end
+        pos = end
     yield from _entity_pieces(text, pos, len(text))
+
+
+class _NextMatch:
+    """The first match of a pattern at or after a position, for positions asked in increasing
+    order: the answer is reused until the position passes it, so each stretch of text is
+    searched once."""
+
+    def __init__(self, pattern: re.Pattern, text: str):
+        self.pattern, self.text = pattern, text
+        self.asked, self.found = -1, None
+
+    def at_or_after(self, i: int) -> re.Match | None:
+        if self.asked >= 0 and i >= self.asked and (self.found is None or self.found.start() >= i):
+            return self.found
+        self.asked, self.found = i, self.pattern.search(self.text, i)
+        return self.found
+
+
+def _markup_spans(text: str):
+    """Yield (start, end) of each markup span, left to right (see `_BLOCK_OPEN_RE`)."""
+    gt = _NextMatch(_GT_RE, text)
+    comment_end = _NextMatch(_COMMENT_CLOSE_RE, text)
+    block_end = {n: _NextMatch(r, text) for n, r in _BLOCK_CLOSE_RE.items()}
+    p = text.find("<")
+    while p >= 0:
+        end = None
+        opener = _BLOCK_OPEN_RE.match(text, p)
+        if opener:
+            close_gt = gt.at_or_after(opener.end())
+            if close_gt:
+                closer = block_end[opener.group(1).lower()].at_or_after(close_gt.end())
+                end = closer.end() if closer else None
+        if end is None and text.startswith("<!--", p):
+            closer = comment_end.at_or_after(p + 4)
+            end = closer.end() if closer else None
+        if end is None:
+            tag = _TAG_RE.match(text, p)
+            end = tag.end() if tag else None
+        if end is None:
+            p = text.find("<", p + 1)
+        else:
+            yield p, end
+            p = text.find("<", end)
 
 
 def _entity_pieces(text: str, start: int, end: int):
@@ -284,12 +340,12 @@ def normalize(text: str) -> Normalized:
     chars, starts, ends = _rewrite(chars, starts, ends, _FLAG_RE, _flag_word)
     # Leetspeak folding skips emails and URLs, whose '@' and digits are real.
     joined = "".join(chars)
-    protected = [(m.start(), m.end()) for m in _EMAILISH_RE.finditer(joined)]
+    protected = _emailish_tokens(joined)
 
     def unleet(m: re.Match) -> str | None:
-        for ps, pe in protected:
-            if m.start() < pe and ps < m.end():
-                return None
+        i = bisect.bisect_right(protected, (m.start(), len(joined) + 1)) - 1
+        if i >= 0 and protected[i][1] > m.start():  # the token holding this run is protected
+            return None
         return _unleet(m)
 
     chars, starts, ends = _rewrite(chars, starts, ends, _LEET_TOKEN_RE, unleet)
@@ -302,6 +358,22 @@ def normalize(text: str) -> Normalized:
     while hi > lo and chars[hi - 1] == " ":
         hi -= 1
     return Normalized(text, "".join(chars[lo:hi]), tuple(starts[lo:hi]), tuple(ends[lo:hi]))
+
+
+def _emailish_tokens(text: str) -> list[tuple[int, int]]:
+    """Sorted (start, end) of the tokens that are e-mails or URLs (see `_EMAILISH_TOKEN_RE`)."""
+    out = []
+    for m in _TOKEN_RE.finditer(text):
+        tok = m.group(0)
+        if "http" in tok or "www." in tok:
+            out.append((m.start(), m.end()))
+            continue
+        # "x@y.z": an "@" after the first character and a "." at least two characters after it,
+        # with a character after the "." (the first "@" and the last such "." decide it).
+        at = tok.find("@", 1)
+        if at > 0 and tok.rfind(".", 0, len(tok) - 1) >= at + 2:
+            out.append((m.start(), m.end()))
+    return out
 
 
 def _collapse_space(m: re.Match) -> str | None:
