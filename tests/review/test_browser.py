@@ -10,6 +10,8 @@ import os
 
 import pytest
 from nigehbaan.review.db import connect
+from nigehbaan.review.importer import import_rows
+from nigehbaan.review.web import ad_key
 
 from .browser import CHROMIUM, launch_chromium, live_server, log_in
 from .conftest import PASSWORD
@@ -105,3 +107,27 @@ def test_keyboard_triage_and_hostile_ad(browser, db_path):
         ("demo-en-1", "dismiss", "", "ayesha"),
         ("demo-xss", "escalate", "", "ayesha"),
     ]
+
+
+def test_dot_segment_ids_open_and_are_decided_in_a_real_browser(browser, db_path):
+    """Chromium resolves `.`, `..` and `%2e` path segments away; the URL key must survive."""
+    conn = connect(db_path)
+    ids = [".", "..", "%2e"]
+    import_rows(
+        conn,
+        [
+            (n, {"id": i, "text": "free visa", "risk": 0.999, "band": "high"})
+            for n, i in enumerate(ids)
+        ],
+    )
+    with live_server(db_path) as base:
+        page = browser.new_page()
+        log_in(page, base, "sara", PASSWORD)
+        for ad_id in ids:
+            page.goto(f"{base}/ads/{ad_key(ad_id)}?status=all")
+            assert page.inner_text("h1") == f"Ad {ad_id}"
+            with page.expect_navigation():  # the decision is posted, then the next ad opens
+                page.keyboard.press("c")
+    statuses = dict(conn.execute("SELECT id, status FROM ads WHERE id IN ('.', '..', '%2e')"))
+    conn.close()
+    assert statuses == dict.fromkeys(ids, "confirmed")
