@@ -12,8 +12,9 @@ A pack is a folder of JSON files (after spaCy's `spacy/lang/<code>/`); the built
 - `places.json`: place names in this language (`entities.py`).
 
 The engines (normalize, langid, entities, rules, features) iterate over `packs()`: the
-built-in packs, then the folders named in `$NIGEHBAAN_LANG_PACKS` (separated by `os.pathsep`),
-then those added with `register_language_pack(path)`. So a new language needs no engine edit.
+built-in packs, then the folders named in `$NIGEHBAAN_LANG_PACKS` (separated by `os.pathsep`).
+`register_language_pack(path)` appends a folder to that variable, so worker processes started
+by the batch scorer see the same packs. A new language needs no engine edit.
 Every pack has a SHA-256 over its files; trained models store them (`fingerprint.py`).
 """
 
@@ -130,17 +131,15 @@ def _builtin_packs() -> list[LanguagePack]:
     return [_read_pack(root.joinpath(name), True) for name in BUILTIN]
 
 
-_registered: list[LanguagePack] = []
 _state: dict[str, tuple[LanguagePack, ...]] = {}
 _listeners: list[Callable[[], None]] = []
 
 
 def packs() -> tuple[LanguagePack, ...]:
-    """The registered packs: built-in, then `$NIGEHBAAN_LANG_PACKS`, then registered ones."""
+    """The registered packs: built-in, then those of `$NIGEHBAAN_LANG_PACKS`, in order."""
     current = _state.get("packs")
     if current is None:
-        env = [p for p in os.environ.get(PACKS_ENV, "").split(os.pathsep) if p.strip()]
-        found = _builtin_packs() + [_read_pack(Path(p), False) for p in env] + _registered
+        found = _builtin_packs() + [_read_pack(Path(p), False) for p in _env_folders()]
         seen: dict[str, str] = {}
         for p in found:
             if p.code in seen:
@@ -153,26 +152,42 @@ def packs() -> tuple[LanguagePack, ...]:
     return current
 
 
-def register_language_pack(path: str | Path) -> LanguagePack:
-    """Add the pack in folder `path` for this process; every engine uses it from now on.
+def _env_folders() -> list[str]:
+    return [p for p in os.environ.get(PACKS_ENV, "").split(os.pathsep) if p.strip()]
 
-    A model trained without it refuses to load while it is registered, unless the model is
-    rules-only (see `fingerprint.py`); `unregister_language_pack(code)` removes it again.
+
+def _set_env_folders(folders: list[str]) -> None:
+    if folders:
+        os.environ[PACKS_ENV] = os.pathsep.join(folders)
+    else:
+        os.environ.pop(PACKS_ENV, None)
+
+
+def register_language_pack(path: str | Path) -> LanguagePack:
+    """Add the pack in folder `path`; every engine uses it from now on.
+
+    The folder is appended to `$NIGEHBAAN_LANG_PACKS`, so processes started from here (the
+    batch scorer's workers) see it too. A model trained without it refuses to load while it is
+    registered, unless the model is rules-only (see `fingerprint.py`);
+    `unregister_language_pack(code)` removes it again.
     """
-    pack = _read_pack(Path(path), False)
-    _registered.append(pack)
+    folder = str(Path(path).resolve())
+    pack = _read_pack(Path(folder), False)
+    before = _env_folders()
+    _set_env_folders([*before, folder])
     try:
         _changed()
     except LanguagePackError:
-        _registered.remove(pack)
+        _set_env_folders(before)
         _changed()
         raise
-    return pack
+    return next(p for p in packs() if p.code == pack.code)
 
 
 def unregister_language_pack(code: str) -> None:
-    """Remove a pack added with `register_language_pack` (built-in packs stay)."""
-    _registered[:] = [p for p in _registered if p.code != code]
+    """Remove the extra pack with this code from `$NIGEHBAAN_LANG_PACKS` (built-ins stay)."""
+    sources = {p.source for p in packs() if p.code == code and not p.builtin}
+    _set_env_folders([f for f in _env_folders() if str(Path(f)) not in sources])
     _changed()
 
 

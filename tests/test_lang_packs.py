@@ -220,3 +220,20 @@ def test_mine_lexicon_writes_into_the_packs_and_keeps_their_format(tmp_path):
     for code in mined:
         assert lexicon_path(code, tmp_path / "lang").read_bytes() == lexicon_path(code).read_bytes(), code
     assert counts["ur-Latn"] > 0 and lexicon_path("ur-Latn", tmp_path / "lang").parent.name == "ur_Latn"
+
+
+def test_a_registered_pack_reaches_child_processes_through_the_environment(sindhi):
+    import os
+    import subprocess
+    import sys
+
+    assert str(SINDHI.resolve()) in os.environ[langpacks.PACKS_ENV].split(os.pathsep)
+    code = (
+        "from nigehbaan.inference.langid import identify;"
+        "from nigehbaan.inference.normalize import normalize;"
+        f"print(identify(normalize({AD!r}).text))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "sd"
+    unregister_language_pack("sd")
+    assert langpacks.PACKS_ENV not in os.environ
