@@ -50,3 +50,65 @@ def test_shared_threshold_is_one_micro_f1_best_value():
     assert shared not in (0.7, 0.5)  # not indicator 0's own cut, not the default
     micro = {g: f1_score(Y, P >= g, average="micro") for g in np.round(np.arange(0.15, 0.86, 0.05), 2)}
     assert micro[round(shared, 2)] == max(micro.values())
+
+
+def _band_high_by_scan(y, p, high_precision, prior):
+    """The hand-written scan `choose_band_thresholds` used before roc_curve (the reference)."""
+    pos, neg = p[y == 1], p[y == 0]
+    for t in np.unique(p):
+        tpr, fpr = (pos >= t).mean(), (neg >= t).mean()
+        if tpr > 0 and prior * tpr / (prior * tpr + (1 - prior) * fpr) >= high_precision:
+            return round(float(t), 4)
+    return round(float(p.max()), 4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_band_thresholds_from_roc_curve_equal_the_old_scan(dtype):
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(10, 300))
+        y = rng.integers(0, 2, n)
+        if y.min() == y.max():
+            continue
+        # rounded scores: many ties, as calibrated dev scores have
+        p = np.round(rng.random(n) ** rng.uniform(0.2, 5) * (0.4 + 0.6 * y), 3).astype(dtype)
+        for hp in (0.6, 0.9, 0.99):
+            got = choose_band_thresholds(y, p, hp, 0.97, 0.15)["high"]
+            assert got == _band_high_by_scan(y, p, hp, 0.15), (n, hp)
+
+
+def test_stack_cv_log_loss_equals_the_hand_written_one():
+    from nigehbaan.training.config import TrainConfig
+    from nigehbaan.training.stack import _cv_logloss
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((120, 2))
+    y = (X[:, 0] + 0.5 * rng.standard_normal(120) > 0).astype(int)
+    cfg = TrainConfig()
+    cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=cfg.seed)
+    p = cross_val_predict(LogisticRegression(C=cfg.stack_C, max_iter=1000), X, y, cv=cv,
+                          method="predict_proba")[:, 1]
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    assert _cv_logloss(X, y, cfg) == float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def test_training_modules_import_without_a_cycle():
+    """train -> stack -> finetune -> train was a cycle; each now imports alone, in a fresh
+    interpreter, and stack/finetune/model_card take `targets` from training.data."""
+    import subprocess
+    import sys
+
+    for module in ("stack", "train", "model_card", "data"):
+        done = subprocess.run([sys.executable, "-c", f"import nigehbaan.training.{module}"],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (module, done.stderr[-1500:])
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "training"
+    for name in ("stack.py", "finetune.py", "model_card.py"):
+        tree = ast.parse((root / name).read_text(encoding="utf-8"))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert "nigehbaan.training.train" not in imported, name

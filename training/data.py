@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 from nigehbaan.inference.errors import UsageError
+from nigehbaan.inference.labels import INDICATORS
 from nigehbaan.training.schema import validate_record
 
 
@@ -32,6 +34,16 @@ def read_jsonl(path: str | Path, validate: bool = True) -> list[dict]:
                     )
             rows.append(rec)
     return rows
+
+
+def targets(rows: list[dict]) -> np.ndarray:
+    """(n, 19) labels: risk, then one column per indicator (the model's output order, TARGETS).
+
+    Here, beside the loaders, so that train, stack, finetune and model_card all import it
+    from below them instead of from each other."""
+    return np.array(
+        [[r["risk"], *(int(i in r["indicators"]) for i in INDICATORS)] for r in rows], dtype=np.int8
+    ).reshape(-1, 1 + len(INDICATORS))
 
 
 def load_split(corpus_dir: str | Path, split: str, augmented: bool = False) -> list[dict]:

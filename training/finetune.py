@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from nigehbaan.inference.encoder import load_encoder, mean_pool
 from nigehbaan.training.config import TrainConfig
+from nigehbaan.training.data import targets
 from transformers import PrinterCallback, TrainerCallback
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,6 @@ def finetune_encoder(cfg: TrainConfig, train_rows: list[dict], dev_rows: list[di
                      analyses: dict, out_dir: Path, prefix: str = "") -> Path:
     """Fine-tune `cfg.encoder` on the train ads; save the encoder into `out_dir`."""
     from datasets import Dataset
-    from nigehbaan.training.train import targets
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
     encoder, tok = load_encoder(cfg.encoder)

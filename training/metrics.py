@@ -13,6 +13,7 @@ from sklearn.metrics import (
     f1_score,
     precision_recall_fscore_support,
     roc_auc_score,
+    roc_curve,
 )
 
 
@@ -65,14 +66,15 @@ def choose_band_thresholds(
     y, p = np.asarray(y), np.asarray(p)
     if len(set(y.tolist())) < 2:
         return {"high": 0.7, "medium": 0.4}
-    pos, neg = p[y == 1], p[y == 0]
-    high = float(p.max())
-    for t in np.unique(p):
-        tpr, fpr = (pos >= t).mean(), (neg >= t).mean()
-        if tpr > 0 and prior * tpr / (prior * tpr + (1 - prior) * fpr) >= high_precision:
-            high = float(t)
-            break
-    ranked = np.sort(pos)
+    # roc_curve: the share of risky (tpr) and other (fpr) dev ads at or above every distinct
+    # score, highest first; `high` is the lowest score whose re-weighted precision is enough.
+    fpr, tpr, thresholds = roc_curve(y, p, drop_intermediate=False)
+    fpr, tpr, thresholds = fpr[1:], tpr[1:], thresholds[1:]  # drop the leading +inf
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = prior * tpr / (prior * tpr + (1 - prior) * fpr)
+    enough = np.flatnonzero((tpr > 0) & (precision >= high_precision))
+    high = float(thresholds[enough[-1]]) if len(enough) else float(p.max())
+    ranked = np.sort(p[y == 1])
     medium = float(ranked[int(np.floor((1 - medium_recall) * len(ranked)))])
     return {"high": round(high, 4), "medium": round(min(medium, high), 4)}
 

@@ -56,9 +56,8 @@ def _components(model_dir: Path, contract: dict) -> list[str]:
     import numpy as np
     from nigehbaan.inference.model import _sigmoid, load_model
     from nigehbaan.inference.scorer import analyze
-    from nigehbaan.training.data import load_split
+    from nigehbaan.training.data import load_split, targets
     from nigehbaan.training.metrics import choose_indicator_thresholds, indicator_metrics, safe_auc
-    from nigehbaan.training.train import targets
 
     model = load_model(model_dir)
     corpus = contract["training"]["config"]["corpus_dir"]

@@ -27,7 +27,9 @@ import numpy as np
 from nigehbaan.inference.encoder import bind_spec, embed, resolve_spec
 from nigehbaan.inference.model import TARGETS
 from nigehbaan.training.config import TrainConfig
+from nigehbaan.training.data import targets
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,6 @@ def encoder_spec(cfg: TrainConfig) -> dict:
 def fit_stack(cfg: TrainConfig, train_rows: list[dict], dev_rows: list[dict], analyses: dict,
               linear_model) -> dict[str, np.ndarray]:
     """Arrays `H`, `h`, `stack_lin`, `stack_head`, `stack_bias` (float32) of a stacked model."""
-    from nigehbaan.training.train import targets  # train.py imports this module lazily: no cycle
-
     spec = encoder_spec(cfg)
     if cfg.encoder_mode == "finetune":
         from nigehbaan.training.finetune import finetune_encoder
@@ -152,5 +152,4 @@ def _cv_logloss(X: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> float:
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=cfg.seed)
     p = cross_val_predict(LogisticRegression(C=cfg.stack_C, max_iter=1000), X, y, cv=cv,
                           method="predict_proba")[:, 1]
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    return float(log_loss(y, np.clip(p, 1e-6, 1 - 1e-6), labels=[0, 1]))

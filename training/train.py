@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from nigehbaan.inference.features import N_FEATURES, feature_matrix
-from nigehbaan.inference.labels import INDICATORS
-from nigehbaan.inference.model import TARGETS, Contract, Model, save_model
+from nigehbaan.inference.model import Contract, Model, save_model
 from nigehbaan.inference.scorer import analyze
 from nigehbaan.training.config import TrainConfig
-from nigehbaan.training.data import load_split
+from nigehbaan.training.data import load_split, targets  # noqa: F401  (targets: re-exported)
 from nigehbaan.training.metrics import (
     choose_band_thresholds,
     choose_indicator_thresholds,
@@ -31,13 +30,6 @@ from nigehbaan.training.metrics import (
 from sklearn.linear_model import LogisticRegression
 
 log = logging.getLogger(__name__)
-
-
-def targets(rows: list[dict]) -> np.ndarray:
-    """(n, 19) labels: risk, then one column per indicator."""
-    return np.array(
-        [[r["risk"], *(int(i in r["indicators"]) for i in INDICATORS)] for r in rows], dtype=np.int8
-    ).reshape(-1, len(TARGETS))
 
 
 def fit_linear(X: sp.csr_matrix, Y: np.ndarray, cfg: TrainConfig) -> dict[str, np.ndarray]:
