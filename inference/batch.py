@@ -17,14 +17,17 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nigehbaan.inference.errors import UsageError
+from nigehbaan.inference import surrogates
+from nigehbaan.inference.errors import Interrupted, UsageError
 from nigehbaan.inference.model import Model, load_model
 from nigehbaan.inference.scorer import OUTPUT_FIELDS, derive_id, error_row, score_records
 
@@ -104,9 +107,13 @@ def _read_jsonl(path: str, skip: int, progress):
     stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     try:
         n = 0
+        first = True
         for raw in stream:
             if progress is not None:
                 progress.update(len(raw))
+            if first:  # a UTF-8 byte-order mark (Windows tools write one) is not part of the row
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+                first = False
             if not raw.strip():
                 continue  # blank lines are not rows
             n += 1
@@ -121,7 +128,9 @@ def _read_jsonl(path: str, skip: int, progress):
                 ), raw.decode("utf-8", "replace").rstrip("\r\n")
                 continue
             try:
-                record = json.loads(line)
+                # strict=False: raw control characters (NUL included) inside strings are read,
+                # then dropped by normalisation, as for escaped ones.
+                record = json.loads(line, strict=False)
             except json.JSONDecodeError as exc:
                 yield n, None, f"invalid JSON: {exc.msg} at column {exc.colno}", line.rstrip("\r\n")
                 continue
@@ -135,7 +144,8 @@ def _read_jsonl(path: str, skip: int, progress):
 
 
 def _read_csv(path: str, skip: int, progress):
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+    # utf-8-sig: a byte-order mark would otherwise rename the first column ("\ufeffid").
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
         reader = csv.DictReader(f)
         if reader.fieldnames is None or "text" not in reader.fieldnames:
             raise UsageError(
@@ -151,7 +161,12 @@ def _read_csv(path: str, skip: int, progress):
             if extra:
                 rec["_extra_columns"] = extra
             if None in rec.values():
-                yield n, None, "row has fewer columns than the header", json.dumps(rec, ensure_ascii=False)
+                yield n, None, "row has fewer columns than the header", _dumps(rec)
+                continue
+            if isinstance(rec.get("text"), str) and surrogates.has_surrogates(rec["text"]):
+                yield n, None, (
+                    "text is not valid UTF-8 (undecodable bytes); re-encode the file as UTF-8"
+                ), _dumps(rec)
                 continue
             yield n, rec, None, None
 
@@ -205,17 +220,23 @@ class _TextWriter:
             state = json.loads(self.ckpt.read_text())
             self.done = state["rows"]
             self.csv_fields = state.get("csv_fields")
-            with open(path, "r+b") as f:  # drop anything written after the last checkpoint
-                f.truncate(state["bytes"])
+            if Path(path).exists():
+                with open(path, "r+b") as f:  # drop anything written after the last checkpoint
+                    f.truncate(state["bytes"])
         elif resume and Path(path).is_file() and fmt == ".jsonl":
             self.done = _count_complete_jsonl(path)
         elif resume and Path(path).is_file():
             raise UsageError(
-                f"cannot resume {path}: its checkpoint {self.ckpt} is missing. Fix: delete the "
-                "partial output and run again without --resume."
+                f"cannot resume {path}: it has no checkpoint {self.ckpt.name}, so it is either "
+                "complete (a finished run removes its checkpoint) or was not written by "
+                "'nigehbaan score'. Fix: keep it if it is complete, or delete it and run again."
             )
         mode = "a" if resume and Path(path).exists() else "w"
-        self.f = open(path, mode, encoding="utf-8", newline="", errors="surrogateescape")  # noqa: SIM115
+        # errors="replace": rows are repaired upstream (surrogates.py); nothing unencodable can
+        # crash the batch or reach the file as invalid UTF-8.
+        self.f = open(path, mode, encoding="utf-8", newline="", errors="replace")  # noqa: SIM115
+        if self.done == 0:
+            self._checkpoint()  # a run killed before its first batch resumes too
 
     def write(self, rows: list[dict]) -> None:
         if self.fmt == ".jsonl":
@@ -226,11 +247,14 @@ class _TextWriter:
         self.f.flush()
         if self.ckpt:
             os.fsync(self.f.fileno())
-            tmp = self.ckpt.with_suffix(".tmp")
-            tmp.write_text(
-                json.dumps({"rows": self.done, "bytes": self.f.tell(), "csv_fields": self.csv_fields})
-            )
-            os.replace(tmp, self.ckpt)
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        tmp = self.ckpt.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps({"rows": self.done, "bytes": self.f.tell(), "csv_fields": self.csv_fields})
+        )
+        os.replace(tmp, self.ckpt)
 
     def _write_csv(self, rows: list[dict]) -> None:
         if self.csv_fields is None:
@@ -248,10 +272,13 @@ class _TextWriter:
             cells.append(_dumps(rest) if rest else "")
             w.writerow(cells)
 
-    def close(self, complete: bool) -> None:
+    def close(self) -> None:
         if self.f is not sys.stdout:
             self.f.close()
-        if complete and self.ckpt and self.ckpt.exists():
+
+    def finish(self) -> None:
+        """The output is complete: the checkpoint goes."""
+        if self.ckpt and self.ckpt.exists():
             self.ckpt.unlink()
 
 
@@ -278,37 +305,58 @@ def _count_complete_jsonl(path: str) -> int:
 
 
 def _jsonl_to_parquet(src: Path, dst: str) -> None:
-    """Convert the JSONL spool to Parquet a chunk at a time; nested fields as JSON strings."""
+    """Convert the JSONL spool to Parquet a chunk at a time; nested fields as JSON strings.
+
+    Every column is declared up front as a string (`risk` as float64): a column whose first
+    value comes late (a first error row or `posted_at` after row 8,192) cannot break the file.
+    It is written under a temporary name and renamed once its footer is written, so a kill
+    during the conversion leaves no final-named file that looks finished.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    writer = None
-    fields: list[str] | None = None
-    with open(src, encoding="utf-8") as f:
-        while True:
-            chunk = [json.loads(line) for _, line in zip(range(8192), f, strict=False)]
-            if not chunk:
-                break
-            if fields is None:
-                fields = [*OUTPUT_FIELDS, *(k for k in chunk[0] if k not in OUTPUT_FIELDS and k != OVERFLOW), OVERFLOW]
-            cols = {k: [] for k in fields}
-            for r in chunk:
-                for k in fields[:-1]:
-                    v = r.get(k)
-                    cols[k].append(_dumps(v) if k in _NESTED or isinstance(v, (dict, list)) else v)
-                rest = {k: v for k, v in r.items() if k not in fields}
-                cols[OVERFLOW].append(_dumps(rest) if rest else None)
-            for k in fields:
-                if k not in ("risk",):
-                    cols[k] = [None if v is None else str(v) for v in cols[k]]
-            table = pa.table(cols)
-            if writer is None:
-                writer = pq.ParquetWriter(dst, table.schema)
-            writer.write_table(table.cast(writer.schema))
-    if writer is None:
-        pq.write_table(pa.table({k: pa.array([], pa.string()) for k in OUTPUT_FIELDS}), dst)
-    else:
-        writer.close()
+    tmp = dst + ".tmp"
+    writer = schema = fields = None
+    try:
+        with open(src, encoding="utf-8") as f:
+            while True:
+                chunk = [json.loads(line) for _, line in zip(range(8192), f, strict=False)]
+                if not chunk:
+                    break
+                if fields is None:
+                    extra = [k for k in chunk[0] if k not in OUTPUT_FIELDS and k != OVERFLOW]
+                    fields = [*OUTPUT_FIELDS, *extra, OVERFLOW]
+                    schema = pa.schema(
+                        [(k, pa.float64() if k == "risk" else pa.string()) for k in fields]
+                    )
+                    writer = pq.ParquetWriter(tmp, schema)
+                cols = {k: [] for k in fields}
+                for r in chunk:
+                    for k in fields[:-1]:
+                        v = r.get(k)
+                        if k == "risk" or v is None:
+                            cols[k].append(v)
+                        elif k in _NESTED or isinstance(v, (dict, list)):
+                            cols[k].append(_dumps(v))
+                        else:
+                            cols[k].append(str(v))
+                    rest = {k: v for k, v in r.items() if k not in fields}
+                    cols[OVERFLOW].append(_dumps(rest) if rest else None)
+                _write_parquet_chunk(writer, pa.table(cols, schema=schema))
+        if writer is None:
+            pq.write_table(pa.table({k: pa.array([], pa.string()) for k in OUTPUT_FIELDS}), tmp)
+        else:
+            writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    os.replace(tmp, dst)
+
+
+def _write_parquet_chunk(writer, table) -> None:
+    writer.write_table(table)
 
 
 # ---------------------------------------------------------------------------- scoring
@@ -316,9 +364,19 @@ def _jsonl_to_parquet(src: Path, dst: str) -> None:
 _WORKER_MODEL: Model | None = None
 
 
-def _init_worker(model_dir: str | None) -> None:
+def _init_worker(model_dir: str | None, parent: int) -> None:
     global _WORKER_MODEL
+    # Ctrl-C goes to the whole process group: the parent handles it, workers must not each
+    # print a traceback. A worker whose parent dies (kill -9) exits instead of idling on.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     _WORKER_MODEL = load_model(model_dir)
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _score_batch(batch: list[tuple]) -> list[tuple[int, dict]]:
@@ -363,7 +421,11 @@ def score_file(
     progress: bool = True,
     workers: int | None = None,
 ) -> Summary:
-    """Score every row of `input_path` into `output_path`; see the module docstring."""
+    """Score every row of `input_path` into `output_path`; see the module docstring.
+
+    Raises UsageError for what the user can fix before anything is written, and Interrupted
+    (with how to resume) when stopped by Ctrl-C after some rows were written.
+    """
     in_fmt, out_fmt = _format_of(input_path), _format_of(output_path)
     if resume and output_path == "-":
         raise UsageError("--resume needs an output file (-o OUTPUT), not stdout")
@@ -371,13 +433,13 @@ def score_file(
         raise UsageError(f"--batch-size must be at least 1, found {batch_size}")
     if input_path != "-" and not Path(input_path).is_file():
         raise UsageError(f"input file {input_path!r} does not exist or is not a file")
-    model = load_model(model_dir)  # fail fast on a bad model, before touching the output
     spool = output_path + ".partial.jsonl" if out_fmt == ".parquet" else output_path
+    _check_output(input_path, output_path, spool)
+    model = load_model(model_dir)  # fail fast on a bad model, before touching the output
     writer = _TextWriter(spool, ".jsonl" if out_fmt == ".parquet" else out_fmt, resume)
     summary = Summary(skipped=writer.done)
     bar = _progress_bar(input_path, in_fmt, progress)
     start = time.perf_counter()
-    complete = False
     try:
         rows = read_rows(input_path, skip=writer.done, progress=bar)
         if workers is None and model.contract.kind == "stack":
@@ -386,16 +448,50 @@ def score_file(
             writer.write([row for _, row in results])
             for n, row in results:
                 summary.add(row, n)
-        complete = True
+    except KeyboardInterrupt as exc:
+        raise Interrupted(_resume_hint(writer.done, output_path)) from exc
     finally:
-        writer.close(complete)
+        writer.close()
         if bar is not None:
             bar.close()
     if out_fmt == ".parquet":
-        _jsonl_to_parquet(Path(spool), output_path)
+        try:
+            _jsonl_to_parquet(Path(spool), output_path)
+        except KeyboardInterrupt as exc:
+            raise Interrupted(_resume_hint(writer.done, output_path)) from exc
         Path(spool).unlink()
+    writer.finish()
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _resume_hint(done: int, output_path: str) -> str:
+    if output_path == "-":
+        return f"interrupted after {done:,} rows written to stdout (stdout cannot be resumed)"
+    return (
+        f"interrupted: {done:,} rows are safely in {output_path} with their checkpoint. "
+        "Re-run the same command with --resume to score the rest."
+    )
+
+
+def _check_output(input_path: str, output_path: str, spool: str) -> None:
+    """Refuse an output that would destroy the input or cannot be created, before any write."""
+    if output_path == "-":
+        return
+    folder = Path(output_path).parent
+    if not folder.is_dir():
+        raise UsageError(
+            f"output directory {str(folder)!r} does not exist. Fix: create it "
+            f"(mkdir -p {folder}) or choose another -o."
+        )
+    if input_path == "-":
+        return
+    for path in dict.fromkeys((output_path, spool, output_path + ".ckpt.json", spool + ".ckpt.json")):
+        if Path(path).exists() and os.path.samefile(input_path, path):
+            raise UsageError(
+                f"-o {output_path!r} is the input file {input_path!r} (or a link to it): "
+                "scoring would overwrite the ads. Fix: write the scores to another file."
+            )
 
 
 def _scored_batches(rows, batch_size: int, model: Model, model_dir, workers: int | None):
@@ -405,7 +501,9 @@ def _scored_batches(rows, batch_size: int, model: Model, model_dir, workers: int
         for batch in _batches(rows, batch_size):
             yield _score_with(model, batch)
         return
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(model_dir,)) as pool:
+    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(model_dir, os.getpid()))
+    finished = False
+    try:
         pending = []
         for batch in _batches(rows, batch_size):
             pending.append(pool.submit(_score_batch, batch))
@@ -413,6 +511,10 @@ def _scored_batches(rows, batch_size: int, model: Model, model_dir, workers: int
                 yield pending.pop(0).result()
         for fut in pending:
             yield fut.result()
+        finished = True
+    finally:
+        # On Ctrl-C or an error, do not wait for batches whose rows will be scored again.
+        pool.shutdown(wait=finished, cancel_futures=not finished)
 
 
 def _progress_bar(path: str, fmt: str, enabled: bool):

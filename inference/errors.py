@@ -10,3 +10,8 @@ class UsageError(Exception):
 
 class ModelContractError(UsageError):
     """A model directory does not match this version of the code (labels, normaliser, lexicon)."""
+
+
+class Interrupted(Exception):
+    """A scoring run was stopped (Ctrl-C, SIGTERM) after writing some rows; the message says how
+    to continue. The command line turns it into exit status 130."""

@@ -8,9 +8,9 @@ the row comes back with `error` set and every other field present.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 
+from nigehbaan.inference import surrogates
 from nigehbaan.inference.entities import extract_entities
 from nigehbaan.inference.features import AdAnalysis
 from nigehbaan.inference.labels import INDICATORS
@@ -20,8 +20,11 @@ from nigehbaan.inference.normalize import normalize
 from nigehbaan.inference.rules import entity_hits, match_lexicon
 
 MAX_TEXT_CHARS = 200_000
-_SURROGATE_RE = re.compile("[\ud800-\udfff]")  # undecodable bytes kept by surrogateescape
-OUTPUT_FIELDS = ("id", "risk", "band", "lang", "indicators", "entities", "model", "error")
+# Only the first this many characters of an ad are analysed: the cost of an ad stays bounded
+# (a 200k-character paste or base64 blob costs what a long ad does), and the row's `warnings`
+# says so. No ad in the corpus comes near it; evidence offsets are unchanged (a prefix).
+MAX_ANALYSED_CHARS = 20_000
+OUTPUT_FIELDS = ("id", "risk", "band", "lang", "indicators", "entities", "model", "error", "warnings")
 _EMPTY_ENTITIES = {
     "phones": [], "whatsapp": [], "emails": [], "urls": [], "handles": [], "money": [],
     "ages": [], "locations": [], "licences": [],
@@ -34,8 +37,9 @@ def derive_id(text: str) -> str:
 
 
 def analyze(texts: list[str]) -> list[AdAnalysis]:
-    """Everything the rules find in each text (shared with training, see features.py)."""
-    norms = [normalize(t) for t in texts]
+    """Everything the rules find in each text (shared with training, see features.py); a text
+    is read up to MAX_ANALYSED_CHARS."""
+    norms = [normalize(t[:MAX_ANALYSED_CHARS]) for t in texts]
     lex_hits = match_lexicon(norms)
     out = []
     for norm, hits in zip(norms, lex_hits, strict=True):
@@ -60,13 +64,23 @@ def check_text(record: dict) -> str | None:
             f"text is {len(text):,} characters, over the {MAX_TEXT_CHARS:,} limit; "
             "an ad this long is likely a scraping error: split or trim it"
         )
-    if _SURROGATE_RE.search(text):
+    if surrogates.has_surrogates(text):
         return "text is not valid UTF-8 (undecodable bytes); re-encode the source as UTF-8"
     return None
 
 
-def error_row(record: dict, error: str, model: Model | None) -> dict:
+def _warnings_of(text: str) -> list[str]:
+    if len(text) > MAX_ANALYSED_CHARS:
+        return [
+            f"text truncated for analysis: the first {MAX_ANALYSED_CHARS:,} of {len(text):,} "
+            "characters were scored"
+        ]
+    return []
+
+
+def error_row(record: dict, error: str, model: Model | None, warnings: list[str] | None = None) -> dict:
     """An output row for an ad that could not be scored: all fields present, `error` set."""
+    record, _ = surrogates.repair(record)
     row = dict(record)
     if not isinstance(row.get("id"), str) or not row.get("id"):
         text = record.get("text")
@@ -81,19 +95,29 @@ def error_row(record: dict, error: str, model: Model | None) -> dict:
         entities=dict(_EMPTY_ENTITIES),
         model=model.info if model else None,
         error=error,
+        warnings=list(warnings or []),
     )
     return row
 
 
 def score_records(records: Iterable[dict], model: Model) -> list[dict]:
-    """Score a batch of input records (dicts with at least `text`); one output per input."""
+    """Score a batch of input records (dicts with at least `text`); one output per input.
+
+    Lone surrogates anywhere in a record (half an emoji, see surrogates.py) are replaced by
+    U+FFFD and reported in the row's `warnings`; so is a text cut for analysis."""
     records = list(records)
     results: list[dict | None] = [None] * len(records)
+    warnings: list[list[str]] = []
     ok_idx, texts = [], []
     for i, rec in enumerate(records):
+        rec, repaired = surrogates.repair(rec)
+        records[i] = rec
+        warnings.append(
+            [f"{repaired} lone surrogate(s) (a cut emoji?) replaced by U+FFFD"] if repaired else []
+        )
         problem = check_text(rec)
         if problem:
-            results[i] = error_row(rec, problem, model)
+            results[i] = error_row(rec, problem, model, warnings[i])
         else:
             ok_idx.append(i)
             texts.append(rec["text"])
@@ -108,6 +132,7 @@ def score_records(records: Iterable[dict], model: Model) -> list[dict]:
                 results[i] = _score_one_safely(records[i], model)
             else:
                 results[i] = _build_row(records[i], analyses[k], probs[k], model)
+            results[i]["warnings"] = warnings[i] + _warnings_of(records[i]["text"])
     return results  # type: ignore[return-value]
 
 
@@ -125,7 +150,8 @@ def _build_row(record: dict, a: AdAnalysis, probs, model: Model) -> dict:
         row["input_lang"] = row.pop("lang")
     rid = row.get("id")
     row["id"] = str(rid) if rid not in (None, "") else derive_id(record["text"])
-    risk = float(probs[0])
+    # The band is read off the risk as printed, so a risk shown as the `high` threshold is high.
+    risk = round(float(probs[0]), 4)
     thresholds = model.contract.indicator_thresholds
     indicators = []
     for j, ind in enumerate(INDICATORS, start=1):
@@ -141,7 +167,7 @@ def _build_row(record: dict, a: AdAnalysis, probs, model: Model) -> dict:
         indicators.append({"id": ind, "score": round(p, 4), "evidence": evidence})
     indicators.sort(key=lambda x: -x["score"])
     row.update(
-        risk=round(risk, 4),
+        risk=risk,
         band=model.band(risk),
         lang=a.lang,
         indicators=indicators,

@@ -2,19 +2,23 @@
 
 Each subcommand imports its library lazily, so `nigehbaan --help` stays fast and importing this
 module does no work. `main(argv)` returns the exit status (see ../shared/spec/interface.md):
-0 every row scored, 1 some rows carry an error, 2 usage error or unreadable input.
+0 every row scored, 1 some rows carry an error, 2 usage error or unreadable input; 130 when
+interrupted (Ctrl-C: the message says how to resume), 141 when the reader of stdout went away.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from nigehbaan import __version__
-from nigehbaan.inference.errors import UsageError
+from nigehbaan.inference.errors import Interrupted, UsageError
 
 EXIT_OK, EXIT_ROW_ERRORS, EXIT_USAGE = 0, 1, 2
+# As a shell reports a process ended by SIGINT or SIGPIPE (128 + signal number).
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
 
 
 def _add_score(sub: argparse._SubParsersAction) -> None:
@@ -203,6 +207,14 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"nigehbaan {args.command}: error: {hint}", file=sys.stderr)
         return EXIT_USAGE
+    except (Interrupted, KeyboardInterrupt) as exc:
+        print(f"\nnigehbaan {args.command}: {exc or 'interrupted'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as a shell tool does, and keep Python
+        # from reporting the same broken pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":
