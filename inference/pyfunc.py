@@ -18,25 +18,37 @@ class NigehbaanPyfunc(mlflow.pyfunc.PythonModel):
         self.model = load_model(context.artifacts["model_dir"])
 
     def predict(self, context, model_input, params=None):
+        """One scored row per input row, in order, with every field the command line writes:
+        the input's own columns (`text` and any pass-through), then the scored-ad fields; the
+        nested ones (`indicators`, `entities`, `model`, `warnings`) as JSON strings, as in the
+        CSV and Parquet outputs."""
         import pandas as pd
-        from nigehbaan.inference.scorer import score_records
+        from nigehbaan.inference.scorer import OUTPUT_FIELDS, score_records
 
         if isinstance(model_input, pd.DataFrame):
-            records = model_input.to_dict(orient="records")
+            records = [
+                {k: v for k, v in rec.items() if not _is_missing(v)}
+                for rec in model_input.to_dict(orient="records")
+            ]
+            columns = list(model_input.columns)
         else:
             records = [{"text": t} for t in model_input]
+            columns = ["text"]
         rows = score_records(records, self.model)
+        order = [*OUTPUT_FIELDS, *(c for c in columns if c not in OUTPUT_FIELDS)]
+        order += [k for r in rows for k in r if k not in order]  # e.g. input_lang
+        order = list(dict.fromkeys(order))
         return pd.DataFrame(
-            {
-                "id": [r["id"] for r in rows],
-                "risk": [r["risk"] for r in rows],
-                "band": [r["band"] for r in rows],
-                "lang": [r["lang"] for r in rows],
-                "indicators": [json.dumps(r["indicators"], ensure_ascii=False) for r in rows],
-                "entities": [json.dumps(r["entities"], ensure_ascii=False) for r in rows],
-                "error": [r["error"] for r in rows],
-            }
+            [{k: _cell(r.get(k)) for k in order} for r in rows], columns=order
         )
+
+
+def _is_missing(v) -> bool:
+    return v is None or (isinstance(v, float) and v != v)  # NaN: pandas' missing value
+
+
+def _cell(v):
+    return json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
 
 
 # "Models from code": MLflow records this file instead of pickling an object, so loading the

@@ -1,6 +1,9 @@
 """End to end through the command line: train on the tiny config, evaluate, score."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -43,8 +46,31 @@ def test_train_ci_config_then_evaluate_then_score(tmp_path, monkeypatch):
     # The run is tracked and the registered pyfunc scores through the same code.
     mlflow.set_tracking_uri(uri)
     pyfunc = mlflow.pyfunc.load_model("models:/nigehbaan-ci/latest")
-    frame = pyfunc.predict(pd.DataFrame({"text": ["Visa free! fees pehle jama karwayen, passport jama"]}))
+    ads = pd.DataFrame({
+        "text": ["Visa free! fees pehle jama karwayen, passport jama", "ordinary ad"],
+        "id": ["a1", None], "platform": ["fb", "olx"],
+    })
+    frame = pyfunc.predict(ads)
     assert 0 <= frame["risk"][0] <= 1
+    # Every field the command line writes, the input's own columns included, in order.
+    assert list(frame["text"]) == list(ads["text"]) and list(frame["platform"]) == ["fb", "olx"]
+    assert frame["id"][0] == "a1" and frame["id"][1].startswith("ad-")
+    assert json.loads(frame["model"][0])["name"] == "nigehbaan-ci"
+    assert json.loads(frame["warnings"][0]) == [] and frame["error"][0] is None
+    assert isinstance(json.loads(frame["indicators"][0]), list)
+    # The logged model carries its code and installable requirements, not a bare "nigehbaan".
+    local = mlflow.artifacts.download_artifacts("models:/nigehbaan-ci/latest")
+    reqs = (Path(local) / "requirements.txt").read_text().split()
+    assert "nigehbaan" not in reqs and any(r.startswith("scikit-learn==") for r in reqs)
+    assert (Path(local) / "code" / "nigehbaan" / "inference" / "scorer.py").is_file()
+    probe = (
+        "import sys, mlflow; m = mlflow.pyfunc.load_model(sys.argv[1]); import pandas as pd; "
+        "f = m.predict(pd.DataFrame({'text': ['free visa']})); "
+        "print(sys.modules['nigehbaan.inference.scorer'].__file__, f['risk'][0])"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, local], capture_output=True, text=True,
+                         cwd=tmp_path, check=True).stdout.split()
+    assert out[0].startswith(str(Path(local).resolve() / "code")) and 0 <= float(out[1]) <= 1
     run = mlflow.search_runs(experiment_names=["nigehbaan"]).iloc[0]
     assert run["params.max_train_samples"] == "300"
     assert run["metrics.gold.overall.pr_auc"] > 0.5

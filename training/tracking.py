@@ -70,12 +70,59 @@ def log_run(cfg, model_dir: Path, contract, predictions: dict) -> str:
                                  tmp / f"{split}_indicator_f1.png")
             mlflow.log_artifacts(str(tmp), "plots")
         mlflow.log_artifacts(str(model_dir), "model_dir")
-        mlflow.pyfunc.log_model(
-            name="model",
-            python_model=nigehbaan.inference.pyfunc.__file__,
-            artifacts={"model_dir": str(model_dir)},
-            registered_model_name=cfg.name if cfg.register else None,
-            pip_requirements=["nigehbaan"],
-        )
+        with tempfile.TemporaryDirectory() as code:
+            mlflow.pyfunc.log_model(
+                name="model",
+                python_model=nigehbaan.inference.pyfunc.__file__,
+                artifacts={"model_dir": str(model_dir)},
+                registered_model_name=cfg.name if cfg.register else None,
+                code_paths=[str(runtime_package(Path(code)))],
+                pip_requirements=runtime_requirements(contract.kind),
+            )
         log.info("MLflow run %s logged to %s", run.info.run_id, mlflow.get_tracking_uri())
         return run.info.run_id
+
+
+def runtime_package(dst: Path) -> Path:
+    """A copy of the code the pyfunc runs (`nigehbaan` with `nigehbaan.inference`) under `dst`.
+
+    MLflow ships it with the model (`code_paths`) and puts it on the path when loading, so an
+    executor or `mlflow models serve` needs only the pip requirements below, not this project.
+    The copy is assembled from the imported packages, so it works from a checkout (where
+    inference/ lives beside nigehbaan/) and from an installed wheel alike.
+    """
+    import shutil
+
+    import nigehbaan.inference
+
+    import nigehbaan
+
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    root = dst / "nigehbaan"
+    top = Path(nigehbaan.__file__).parent
+    shutil.copytree(top, root, ignore=shutil.ignore_patterns(
+        "__pycache__", "*.pyc", "inference", "training", "review", "models"))
+    shutil.copytree(Path(nigehbaan.inference.__file__).parent, root / "inference", ignore=ignore)
+    return root
+
+
+def runtime_requirements(kind: str) -> list[str]:
+    """What a scoring environment must pip-install: this package's base dependencies, plus the
+    encoder extra for a model that embeds (kind `stack`), pinned to the versions installed here
+    (torch stays on its CPU pin), and mlflow itself."""
+    from importlib.metadata import PackageNotFoundError, requires, version
+
+    from packaging.requirements import Requirement
+
+    wanted = {"encoder"} if kind == "stack" else set()
+    out = {}
+    for spec in requires("nigehbaan") or []:
+        req = Requirement(spec)
+        if req.marker is not None and not any(req.marker.evaluate({"extra": e}) for e in wanted):
+            continue
+        try:  # the public release ("2.13.0"), not a local build tag ("2.13.0+cpu")
+            out[req.name] = f"{req.name}=={version(req.name).split('+')[0]}"
+        except PackageNotFoundError:
+            out[req.name] = str(req)
+    out["mlflow"] = f"mlflow=={version('mlflow')}"
+    return sorted(out.values())
