@@ -109,6 +109,7 @@ def test_parquet_column_typed_only_after_the_first_chunk(tmp_path):
 
 def test_parquet_conversion_is_atomic(tmp_path, monkeypatch):
     from nigehbaan.inference import batch
+    from nigehbaan.inference.io import parquet
 
     src = write_jsonl(tmp_path / "a.jsonl", [{"text": "visa free"}] * 5)
     out = tmp_path / "o.parquet"
@@ -116,7 +117,7 @@ def test_parquet_conversion_is_atomic(tmp_path, monkeypatch):
     def boom(table, *a, **k):
         raise KeyboardInterrupt  # killed mid-conversion
 
-    monkeypatch.setattr(batch, "_write_parquet_chunk", boom)
+    monkeypatch.setattr(parquet, "_write_chunk", boom)
     with pytest.raises(Interrupted, match="--resume"):
         batch.score_file(str(src), str(out), model_dir=RULES, progress=False)
     assert not out.exists()  # no final-named file without a footer
