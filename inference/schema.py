@@ -31,7 +31,9 @@ EVIDENCE_SOURCES = ("rule", "model")
 
 
 class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # A default lets an older row be read; the scorer always writes the field, so the published
+    # (serialization) schema requires it.
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
 
 class Span(_Closed):
@@ -98,7 +100,7 @@ class ModelInfo(BaseModel):
 
     name: str
     version: str
-    kind: str = Field(description="linear, stack or rules")
+    kind: str | None = Field(None, description="linear, stack or rules")
     lexicon: str | None = Field(None, description="lexicon version")
     lexicon_sha256: str | None = Field(None, description="first 12 hex digits of its SHA-256")
     encoder_precision: Literal["bf16", "float32"] | None = Field(
@@ -123,19 +125,24 @@ class ScoredAd(BaseModel):
     """One output row of `nigehbaan score`: the input's fields plus these. On an error row
     `error` is set, `risk`, `band` and `lang` are null and the lists empty."""
 
-    model_config = ConfigDict(extra="allow", title="Nigehbaan scored ad")
+    # Every field has a default so that a hand-made or older row can be read (the importer
+    # checks the fields it needs); the scorer writes them all, and the published schema (the
+    # serialization schema) lists them all as required.
+    model_config = ConfigDict(
+        extra="allow", title="Nigehbaan scored ad", json_schema_serialization_defaults_required=True
+    )
 
-    id: str | None = Field(description="the input id or one derived from the text")
-    risk: float | None = Field(ge=0, le=1, description="calibrated probability that an "
+    id: str | None = Field(None, description="the input id or one derived from the text")
+    risk: float | None = Field(None, ge=0, le=1, description="calibrated probability that an "
                                "investigator should review the ad")
-    band: Literal["high", "medium", "low"] | None = Field(description="triage band")
-    lang: str | None = Field(description="detected language: en, ur, ur-Latn, mixed, und or a "
-                             "language pack's code")
-    indicators: list[Indicator] = Field(description="only indicators judged present, highest "
-                                        "score first")
-    entities: Entities
-    model: ModelInfo | None = Field(description="the model that scored the row")
-    error: str | None = Field(description="why the row could not be scored, else null")
+    band: Literal["high", "medium", "low"] | None = Field(None, description="triage band")
+    lang: str | None = Field(None, description="detected language: en, ur, ur-Latn, mixed, und "
+                             "or a language pack's code")
+    indicators: list[Indicator] = Field(default_factory=list, description="only indicators "
+                                        "judged present, highest score first")
+    entities: Entities = Field(default_factory=Entities)
+    model: ModelInfo | None = Field(None, description="the model that scored the row")
+    error: str | None = Field(None, description="why the row could not be scored, else null")
     warnings: list[str] = Field(default_factory=list, description="what was repaired or cut")
 
 
@@ -185,7 +192,7 @@ def json_schemas() -> dict[str, dict]:
     """File name -> JSON Schema, as committed in docs/."""
     return {
         "input-ad.schema.json": InputAd.model_json_schema(),
-        "scored-ad.schema.json": ScoredAd.model_json_schema(),
+        "scored-ad.schema.json": ScoredAd.model_json_schema(mode="serialization"),
     }
 
 

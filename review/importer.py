@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from nigehbaan.inference.errors import UsageError
+from nigehbaan.inference.io import decode_cells, format_of, readers
+from nigehbaan.inference.schema import SCORED_COLUMNS, ValidationError, describe, validate_scored
 from nigehbaan.review.db import transaction, utcnow
 from nigehbaan.review.labels import BANDS, INDICATORS, UNSCORED_BAND
 from nigehbaan.review.scored import entity_values, model_indicator_ids
@@ -31,7 +33,6 @@ from nigehbaan.review.scored import entity_values, model_indicator_ids
 log = logging.getLogger(__name__)
 
 BATCH = 2000  # rows per write transaction: short enough that the web app's writes get through
-_NESTED = ("indicators", "entities", "model")
 # What a decision is about: a change of any of these makes earlier decisions stale. (A new model
 # name or a changed pass-through field such as `url` alone does not.)
 DECIDED_ON = ("text", "risk", "band", "lang", "indicators", "error")
@@ -72,9 +73,11 @@ class ImportSummary:
 
 
 def read_scored(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (row number, row) from a scored file: .jsonl/.ndjson, or .csv/.parquet via pyarrow.
+    """Yield (row number, row) from a scored file in any format `nigehbaan score` writes
+    (.jsonl, .jsonl.gz, .jsonl.zst, .csv, .parquet; read by nigehbaan.inference.io).
 
-    In CSV and Parquet the nested fields (indicators, entities, model) may be JSON strings.
+    In CSV and Parquet the nested fields (indicators, entities, model) are JSON strings and
+    are parsed back; a line that is not a JSON object stops the import, naming the line.
     """
     path = Path(path)
     if not path.is_file():
@@ -82,55 +85,28 @@ def read_scored(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             f"scored file not found: expected the output of `nigehbaan score`, found nothing "
             f"at {path}. Fix: check the path."
         )
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        yield from _read_jsonl(path)
-    elif suffix in (".csv", ".parquet"):
-        yield from _read_table(path, suffix)
-    else:
-        raise UsageError(
-            f"{path}: expected a .jsonl, .csv or .parquet file, found '{suffix or 'no suffix'}'. "
-            f"Fix: write the scores with `nigehbaan score INPUT -o scored.jsonl`."
-        )
-
-
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UsageError(
-                    f"{path}:{n}: expected one JSON object per line, found invalid JSON ({exc}). "
-                    f"Fix: re-create the file with `nigehbaan score`; rows before line {n} "
-                    f"were imported and re-importing will not duplicate them."
-                ) from exc
-            if not isinstance(row, dict):
-                raise UsageError(f"{path}:{n}: expected a JSON object, found {type(row).__name__}.")
-            yield n, row
-
-
-def _read_table(path: Path, suffix: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
     try:
-        table = pacsv.read_csv(path) if suffix == ".csv" else pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for unreadable files
-        raise UsageError(f"cannot read {path}: {exc}. Fix: pass a valid {suffix} file.") from exc
-    for n, row in enumerate(table.to_pylist(), 1):
-        for key in _NESTED:
-            if isinstance(row.get(key), str):
-                try:
-                    row[key] = json.loads(row[key])
-                except json.JSONDecodeError as exc:
-                    raise UsageError(
-                        f"{path} row {n}: expected column '{key}' to hold JSON, found "
-                        f"{row[key][:40]!r}."
-                    ) from exc
-        yield n, row
+        fmt = "jsonl" if path.suffix.lower() == ".json" else format_of(str(path))
+    except UsageError as exc:
+        raise UsageError(
+            f"{path}: expected a .jsonl, .csv or .parquet file (or .jsonl.gz, .jsonl.zst), "
+            f"found '{path.suffix or 'no suffix'}'. "
+            f"Fix: write the scores with `nigehbaan score INPUT -o scored.jsonl`."
+        ) from exc
+    for row in readers[fmt](str(path), require=()):
+        if row.error is not None:
+            raise UsageError(
+                f"{path}:{row.line}: expected one JSON object per line, found {row.error}. "
+                f"Fix: re-create the file with `nigehbaan score`; rows before line {row.line} "
+                f"were imported and re-importing will not duplicate them."
+            )
+        if fmt in ("csv", "parquet"):
+            try:
+                yield row.n, decode_cells(row.record, SCORED_COLUMNS)
+            except ValueError as exc:
+                raise UsageError(f"{path} row {row.n}: expected a scored row, {exc}.") from exc
+        else:
+            yield row.line, row.record
 
 
 def _record(n: int, row: dict[str, Any], summary: ImportSummary) -> tuple | None:
@@ -166,6 +142,14 @@ def _record(n: int, row: dict[str, Any], summary: ImportSummary) -> tuple | None
             f"{where} (id {row['id']}): expected 'indicators' to be a list of objects "
             f'{{"id", "score", "evidence"}}, found {str(indicators)[:60]!r}. Fix: re-score the file.'
         )
+    if not error:
+        try:
+            validate_scored(row)
+        except ValidationError as exc:
+            raise UsageError(
+                f"{where} (id {row['id']}): not a scored ad as docs/scored-ad.schema.json "
+                f"describes it: {describe(exc)}. Fix: re-score the file with `nigehbaan score`."
+            ) from exc
     for ind in indicators:
         if ind.get("id") not in INDICATORS:
             summary.unknown_indicators.add(str(ind.get("id")))

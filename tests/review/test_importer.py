@@ -184,3 +184,27 @@ def test_error_rows_in_the_shapes_the_scorer_writes(tmp_path):
     assert "1 error rows without an id skipped" in summary.format()
     texts = dict(conn.execute("SELECT id, text FROM ads").fetchall())
     assert texts == {"row-11": "42", "n1": ""}
+
+
+def test_a_row_that_breaks_the_scored_ad_schema_is_refused_naming_the_field(tmp_path):
+    conn = connect(tmp_path / "t.db", create=True)
+    ad = copy.deepcopy(DEMO_ADS[0])
+    ad["indicators"][0]["evidence"] = [{"start": "early", "end": 3, "text": "abc"}]
+    with pytest.raises(UsageError, match=r"row 1 \(id demo-ur-1\): not a scored ad .*"
+                       r"indicators\.0\.evidence\.0\.start: .*integer.*Fix: re-score"):
+        import_file(conn, write_jsonl(tmp_path / "bad.jsonl", [ad]))
+    ad = copy.deepcopy(DEMO_ADS[0])
+    ad["entities"]["phones"] = "+923001234567"  # a string where a list belongs
+    with pytest.raises(UsageError, match=r"entities\.phones: .*list"):
+        import_file(conn, write_jsonl(tmp_path / "bad2.jsonl", [ad]))
+
+
+def test_compressed_scored_files_import(tmp_path):
+    import gzip
+
+    path = tmp_path / "scored.jsonl.gz"
+    path.write_bytes(gzip.compress(
+        "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in DEMO_ADS[:4]).encode()
+    ))
+    conn = connect(tmp_path / "t.db", create=True)
+    assert import_file(conn, path).inserted == 4
