@@ -26,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 from datasketch import MinHash, MinHashLSH
+from nigehbaan.inference.io import read_records
 from nigehbaan.inference.normalize import normalize
 from nigehbaan.training.augment import make_variant
 from nigehbaan.training.schema import validate_record
@@ -56,31 +57,27 @@ def read_raw(folder: Path, source: str) -> list[dict]:
     """Raw authored records turned into schema records (spans from evidence strings)."""
     out = []
     for path in sorted(folder.glob("*.jsonl")):
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                raw = json.loads(line)
-                prefix = {"gold": "g", "review": "r"}.get(source, "a")
-                rec = {
-                    "id": _ad_id(raw["text"], prefix),
-                    "text": raw["text"],
-                    "lang": raw["lang"],
-                    "platform": raw["platform"],
-                    "risk": int(raw["risk"]),
-                    "indicators": list(dict.fromkeys(raw.get("indicators", []))),
-                    "spans": raw["spans"] if "spans" in raw else _spans(raw),
-                    "source": source,
-                    "brief": raw.get("brief", ""),
-                    "batch": path.stem,
-                }
-                if source == "review":
-                    rec.update({k: raw[k] for k in ("reviewed_by", "reviewed_at", "decision") if k in raw})
-                rec["family"] = rec["id"]
-                problems = validate_record(rec)
-                if problems:
-                    raise ValueError(f"{path}:{n}: " + "; ".join(problems))
-                out.append(rec)
+        for n, raw in read_records(path):
+            prefix = {"gold": "g", "review": "r"}.get(source, "a")
+            rec = {
+                "id": _ad_id(raw["text"], prefix),
+                "text": raw["text"],
+                "lang": raw["lang"],
+                "platform": raw["platform"],
+                "risk": int(raw["risk"]),
+                "indicators": list(dict.fromkeys(raw.get("indicators", []))),
+                "spans": raw["spans"] if "spans" in raw else _spans(raw),
+                "source": source,
+                "brief": raw.get("brief", ""),
+                "batch": path.stem,
+            }
+            if source == "review":
+                rec.update({k: raw[k] for k in ("reviewed_by", "reviewed_at", "decision") if k in raw})
+            rec["family"] = rec["id"]
+            problems = validate_record(rec)
+            if problems:
+                raise ValueError(f"{path}:{n}: " + "; ".join(problems))
+            out.append(rec)
     return out
 
 
@@ -100,23 +97,18 @@ def apply_corrections(records: list[dict], data_dir: Path) -> dict:
         raw_file = data_dir / "authored" / f"{path.stem}.jsonl"
         if not raw_file.is_file():
             raise ValueError(f"{path}: corrects batch {path.stem!r}, but {raw_file} does not exist")
-        raw_lines = raw_file.read_text(encoding="utf-8").splitlines()
+        raw_lines = {line: rec for line, rec in read_records(raw_file)}
         seen = set()
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
+        for n, c in read_records(path):
             where = f"{path}:{n}"
-            try:
-                c = json.loads(line)
-                c["id"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{where}: expected a JSON object with an id ({exc})") from exc
+            if "id" not in c:
+                raise ValueError(f"{where}: expected a JSON object with an id, found keys {sorted(c)}")
             rec = by_key.get((path.stem, c["id"]))
             if rec is None or c["id"] in seen:
                 raise ValueError(f"{where}: {c['id']} is not an ad of batch {path.stem} or is corrected twice")
             line_no = c.get("line")
-            if not isinstance(line_no, int) or not 1 <= line_no <= len(raw_lines) or \
-                    _ad_id(json.loads(raw_lines[line_no - 1])["text"], "a") != c["id"]:
+            if not isinstance(line_no, int) or line_no not in raw_lines or \
+                    _ad_id(raw_lines[line_no]["text"], "a") != c["id"]:
                 raise ValueError(f"{where}: line {line_no} of {path.stem}.jsonl is not ad {c['id']}")
             seen.add(c["id"])
             drop = list(c.get("remove", []))

@@ -2,37 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from nigehbaan.inference.errors import UsageError
-from nigehbaan.inference.labels import INDICATORS
+from nigehbaan.inference.io import read_records
+from nigehbaan.inference.labels import INDICATORS, TEXT_KINDS
 from nigehbaan.training.schema import validate_record
 
 
 def read_jsonl(path: str | Path, validate: bool = True) -> list[dict]:
-    """Records of a corpus-schema JSONL file; a schema problem is a usage error naming the line."""
+    """Records of a corpus-schema JSONL file (or .jsonl.gz/.zst); a line that is not a JSON object
+    or breaks the schema is a usage error naming the line."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"data file {path} does not exist")
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"{path}:{n}: invalid JSON ({exc.msg})") from exc
-            if validate:
-                problems = validate_record(rec)
-                if problems:
-                    raise UsageError(
-                        f"{path}:{n}: not in the corpus schema: {'; '.join(problems)}. "
-                        "Fix: see training/schema.py for the fields."
-                    )
-            rows.append(rec)
+    for n, rec in read_records(path):
+        if validate:
+            problems = validate_record(rec)
+            if problems:
+                raise UsageError(
+                    f"{path}:{n}: not in the corpus schema: {'; '.join(problems)}. "
+                    "Fix: see training/schema.py for the fields."
+                )
+        rows.append(rec)
     return rows
 
 
@@ -44,6 +38,29 @@ def targets(rows: list[dict]) -> np.ndarray:
     return np.array(
         [[r["risk"], *(int(i in r["indicators"]) for i in INDICATORS)] for r in rows], dtype=np.int8
     ).reshape(-1, 1 + len(INDICATORS))
+
+
+# Briefs of the ordinary-text batch that are ads of their own kind (a job post, a classified,
+# a promotion); its other briefs (chats, forwards, notices) are "other", its news is "news".
+_ORDINARY_ADS = ("-ad", "-classified", "-job-post", "-promo", "job-notice", "admission-notice")
+
+
+def text_kind_of(row: dict) -> str:
+    """A corpus row's text kind (labels.TEXT_KINDS): its own `text_kind` label when it has one
+    (the context batches and gold slice do), else read off its brief: news briefs are news
+    (`ordinary/news-*`, `ur-longnews/*`), the ordinary batch's chats, forwards and notices are
+    other, and everything else (every authored or gold ad) is an ad."""
+    kind = row.get("text_kind")
+    if kind is not None:
+        if kind not in TEXT_KINDS:
+            raise UsageError(f"text_kind {kind!r} of {row.get('id')}: expected one of {TEXT_KINDS}")
+        return kind
+    brief = str(row.get("brief") or "")
+    if "news" in brief.split("/")[0] or brief.startswith("ordinary/news"):
+        return "news"
+    if brief.startswith("ordinary/"):
+        return "ad" if brief.endswith(_ORDINARY_ADS) else "other"
+    return "ad"
 
 
 def load_split(corpus_dir: str | Path, split: str, augmented: bool = False) -> list[dict]:

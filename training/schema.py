@@ -20,9 +20,9 @@ Other fields (brief, augmentation, reviewed_by, ...) are allowed and kept.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from nigehbaan.inference.io import readers
 from nigehbaan.inference.labels import INDICATORS, PLATFORMS
 
 CORPUS_LANGS = ("en", "ur", "ur-Latn", "mixed")
@@ -82,18 +82,13 @@ def _span_problems(rec: dict, span: dict) -> list[str]:
 def validate_file(path: str | Path) -> list[str]:
     """Problems in a corpus JSONL file, each prefixed with its line number; also duplicate ids."""
     problems, ids = [], set()
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(f"{path}:{n}: invalid JSON ({exc.msg})")
-                continue
-            if not isinstance(rec, dict):
-                problems.append(f"{path}:{n}: not a JSON object")
-                continue
-            problems += [f"{path}:{n}: {p}" for p in validate_record(rec)]
-            if rec.get("id") in ids:
-                problems.append(f"{path}:{n}: duplicate id {rec.get('id')!r}")
-            ids.add(rec.get("id"))
+    for row in readers["jsonl"](str(path)):
+        n, rec = row.line, row.record
+        if row.error is not None:
+            problems.append(f"{path}:{n}: {row.error}")
+            continue
+        problems += [f"{path}:{n}: {p}" for p in validate_record(rec)]
+        if rec.get("id") in ids:
+            problems.append(f"{path}:{n}: duplicate id {rec.get('id')!r}")
+        ids.add(rec.get("id"))
     return problems
