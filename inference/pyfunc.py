@@ -19,11 +19,12 @@ class NigehbaanPyfunc(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input, params=None):
         """One scored row per input row, in order, with every field the command line writes:
-        the input's own columns (`text` and any pass-through), then the scored-ad fields; the
-        nested ones (`indicators`, `entities`, `model`, `warnings`) as JSON strings, as in the
-        CSV and Parquet outputs."""
+        the scored-ad fields in the order of the typed model (inference/schema.py), then the
+        input's own columns (`text` and any pass-through); the nested ones (`indicators`,
+        `entities`, `model`, `warnings`) as JSON strings, as in the CSV and Parquet outputs."""
         import pandas as pd
-        from nigehbaan.inference.scorer import OUTPUT_FIELDS, score_records
+        from nigehbaan.inference.schema import SCORED_FIELDS
+        from nigehbaan.inference.scorer import score_records
 
         if isinstance(model_input, pd.DataFrame):
             records = [
@@ -35,7 +36,7 @@ class NigehbaanPyfunc(mlflow.pyfunc.PythonModel):
             records = [{"text": t} for t in model_input]
             columns = ["text"]
         rows = score_records(records, self.model)
-        order = [*OUTPUT_FIELDS, *(c for c in columns if c not in OUTPUT_FIELDS)]
+        order = [*SCORED_FIELDS, *(c for c in columns if c not in SCORED_FIELDS)]
         order += [k for r in rows for k in r if k not in order]  # e.g. input_lang
         order = list(dict.fromkeys(order))
         return pd.DataFrame(

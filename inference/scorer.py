@@ -162,7 +162,10 @@ def _build_row(record: dict, a: AdAnalysis, probs, model: Model) -> dict:
         for h in a.hits:
             if h.indicator == ind and not h.negated and (h.start, h.end) not in seen:
                 seen.add((h.start, h.end))
-                evidence.append({"start": h.start, "end": h.end, "text": record["text"][h.start : h.end]})
+                evidence.append({
+                    "start": h.start, "end": h.end, "text": record["text"][h.start : h.end],
+                    "source": "rule",  # a lexicon or entity rule found it (schema.Evidence)
+                })
         evidence.sort(key=lambda e: e["start"])
         indicators.append({"id": ind, "score": round(p, 4), "evidence": evidence})
     indicators.sort(key=lambda x: -x["score"])
