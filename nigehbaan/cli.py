@@ -161,6 +161,42 @@ def _run_corpus(args: argparse.Namespace) -> int:
     return EXIT_ROW_ERRORS if problems else EXIT_OK
 
 
+def _add_cluster(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "cluster",
+        help="group ads into templates (re-posts) and networks (shared contacts)",
+        description="Cluster raw or scored ads: every row comes out once, in order, with "
+        "template_id (the re-posts of one ad) and network_id (templates joined by a shared "
+        "phone, WhatsApp number, e-mail, handle, domain or OEP licence). Formats by extension "
+        "as for score.",
+    )
+    p.add_argument("input", help="ads file (.jsonl, .csv, .parquet) or '-' for stdin JSONL")
+    p.add_argument("-o", "--output", required=True, help="clustered ads file, or '-' for stdout")
+    p.add_argument(
+        "--clusters", default=None,
+        help="also write one summary row per template and per network to this file",
+    )
+    p.add_argument(
+        "--hub-cap", type=int, default=None,
+        help="a contact in more templates than this is reported, not used for joining (default 50)",
+    )
+    p.add_argument("--workers", type=int, default=None, help="processes (default: up to 2 cores)")
+    p.add_argument("--quiet", action="store_true", help="no summary on stderr")
+    p.set_defaults(func=_run_cluster)
+
+
+def _run_cluster(args: argparse.Namespace) -> int:
+    from nigehbaan.inference.cluster import HUB_CAP, cluster_file
+
+    summary = cluster_file(
+        args.input, args.output, args.clusters,
+        hub_cap=HUB_CAP if args.hub_cap is None else args.hub_cap, workers=args.workers,
+    )
+    if not args.quiet:
+        print(summary.format(), file=sys.stderr)
+    return EXIT_ROW_ERRORS if summary.errors else EXIT_OK
+
+
 def _add_review(sub: argparse._SubParsersAction) -> None:
     from nigehbaan.review.cli import add_parser
 
@@ -180,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_evaluate(sub)
     _add_corpus(sub)
+    _add_cluster(sub)
     _add_review(sub)
     return parser
 
