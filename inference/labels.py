@@ -29,6 +29,9 @@ INDICATORS: tuple[str, ...] = (
     "sexual_services",
 )
 BANDS: tuple[str, ...] = ("high", "medium", "low")
+# What kind of text an ad-like text is (issue: warnings and news about trafficking are not
+# trafficking ads). A model with a text-kind head reports one of these per scored row.
+TEXT_KINDS: tuple[str, ...] = ("ad", "warning", "news", "other")
 PLATFORMS: tuple[str, ...] = (
     "classifieds",
     "facebook",

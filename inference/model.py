@@ -27,7 +27,7 @@ from nigehbaan.inference.fingerprint import (
     feature_fingerprints,
     fingerprint_problems,
 )
-from nigehbaan.inference.labels import BANDS, INDICATORS, LABEL_SCHEMA_VERSION
+from nigehbaan.inference.labels import BANDS, INDICATORS, LABEL_SCHEMA_VERSION, TEXT_KINDS
 from nigehbaan.inference.normalize import NORMALIZER_VERSION
 from nigehbaan.inference.rules import lexicon_fingerprint
 from safetensors.numpy import load_file, save_file
@@ -131,6 +131,11 @@ class Model:
             self.W = np.zeros((n_features(), len(TARGETS)), dtype=np.float32)
             self.W[rows] = W
             self.b = self.arrays["b"].astype(np.float32)
+        self.Wk = None
+        if "kind_W" in self.arrays:  # a text-kind head: ad / warning / news / other
+            self.Wk = np.zeros((n_features(), len(TEXT_KINDS)), dtype=np.float32)
+            self.Wk[self.arrays["kind_rows"]] = self.arrays["kind_W"].astype(np.float32)
+            self.bk = self.arrays["kind_b"].astype(np.float32)
 
     @property
     def info(self) -> dict:
@@ -148,11 +153,12 @@ class Model:
             out["encoder_precision"] = precision(c.encoder)
         return out
 
-    def logits(self, analyses: list[AdAnalysis]) -> np.ndarray:
-        """Raw per-target logits before calibration, (n, 19)."""
+    def logits(self, analyses: list[AdAnalysis], X=None) -> np.ndarray:
+        """Raw per-target logits before calibration, (n, 19). `X`: the analyses' feature
+        matrix when the caller has it already."""
         if self.contract.kind == "rules":
             return _rule_logits(analyses)
-        return self.combine(self.part_logits(analyses))
+        return self.combine(self.part_logits(analyses, X))
 
     def combine(self, parts: dict[str, np.ndarray]) -> np.ndarray:
         """The model's logits from its `part_logits`: the stacking for a stack, else linear."""
@@ -161,10 +167,11 @@ class Model:
             return s["stack_lin"] * parts["linear"] + s["stack_head"] * parts["head"] + s["stack_bias"]
         return parts["linear"]
 
-    def part_logits(self, analyses: list[AdAnalysis]) -> dict[str, np.ndarray]:
+    def part_logits(self, analyses: list[AdAnalysis], X=None) -> dict[str, np.ndarray]:
         """The logits (n, 19) of each part before stacking: `linear` (n-grams + rule
         features) and, for a stack, `head` (the encoder head alone); for model comparisons."""
-        out = {"linear": np.asarray(feature_matrix(analyses) @ self.W) + self.b}
+        X = feature_matrix(analyses) if X is None else X
+        out = {"linear": np.asarray(X @ self.W) + self.b}
         if self.contract.kind == "stack":
             from nigehbaan.inference.encoder import bind_spec, embed
 
@@ -174,15 +181,33 @@ class Model:
             out["head"] = emb @ self.arrays["H"] + self.arrays["h"]
         return out
 
-    def predict(self, analyses: list[AdAnalysis]) -> np.ndarray:
+    def predict(self, analyses: list[AdAnalysis], X=None) -> np.ndarray:
         """Calibrated probabilities: column 0 risk, then the 18 indicators."""
         if not analyses:
             return np.zeros((0, len(TARGETS)))
-        z = self.logits(analyses)
+        z = self.logits(analyses, X)
         cal = self.contract.calibration
         if cal.get("method") == "platt":
             z[:, 0] = cal["a"] * z[:, 0] + cal["b"]
         return _sigmoid(z)
+
+    def predict_with_kinds(self, analyses: list[AdAnalysis]) -> tuple[np.ndarray, np.ndarray | None]:
+        """`predict` and `text_kinds` from one feature matrix (what scoring calls)."""
+        if self.contract.kind == "rules" or not analyses:
+            return self.predict(analyses), None
+        X = feature_matrix(analyses)
+        return self.predict(analyses, X), self.text_kinds(analyses, X)
+
+    def text_kinds(self, analyses: list[AdAnalysis], X=None) -> np.ndarray | None:
+        """(n, 4) probabilities over TEXT_KINDS (ad, warning, news, other), or None for a model
+        without a text-kind head (the rules model, models trained before it existed)."""
+        if self.Wk is None:
+            return None
+        X = feature_matrix(analyses) if X is None else X
+        z = np.asarray(X @ self.Wk) + self.bk
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
 
     def band(self, risk: float) -> str:
         t = self.contract.band_thresholds

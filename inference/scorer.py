@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from nigehbaan.inference import surrogates
 from nigehbaan.inference.entities import extract_entities
 from nigehbaan.inference.features import AdAnalysis
-from nigehbaan.inference.labels import INDICATORS
+from nigehbaan.inference.labels import INDICATORS, TEXT_KINDS
 from nigehbaan.inference.langid import identify
 from nigehbaan.inference.model import Model
 from nigehbaan.inference.normalize import normalize
@@ -24,7 +24,9 @@ MAX_TEXT_CHARS = 200_000
 # (a 200k-character paste or base64 blob costs what a long ad does), and the row's `warnings`
 # says so. No ad in the corpus comes near it; evidence offsets are unchanged (a prefix).
 MAX_ANALYSED_CHARS = 20_000
-OUTPUT_FIELDS = ("id", "risk", "band", "lang", "indicators", "entities", "model", "error", "warnings")
+OUTPUT_FIELDS = (
+    "id", "risk", "band", "lang", "text_kind", "indicators", "entities", "model", "error", "warnings",
+)
 _EMPTY_ENTITIES = {
     "phones": [], "whatsapp": [], "emails": [], "urls": [], "handles": [], "money": [],
     "ages": [], "locations": [], "licences": [],
@@ -91,6 +93,7 @@ def error_row(record: dict, error: str, model: Model | None, warnings: list[str]
         risk=None,
         band=None,
         lang=None,
+        text_kind=None,
         indicators=[],
         entities=dict(_EMPTY_ENTITIES),
         model=model.info if model else None,
@@ -124,14 +127,15 @@ def score_records(records: Iterable[dict], model: Model) -> list[dict]:
     if texts:
         try:
             analyses = analyze(texts)
-            probs = model.predict(analyses)
+            probs, kinds = model.predict_with_kinds(analyses)
         except Exception:  # noqa: BLE001 - one bad ad must not sink the batch: retry singly
-            analyses, probs = None, None
+            analyses, probs, kinds = None, None, None
         for k, i in enumerate(ok_idx):
             if analyses is None:
                 results[i] = _score_one_safely(records[i], model)
             else:
-                results[i] = _build_row(records[i], analyses[k], probs[k], model)
+                kind = None if kinds is None else kinds[k]
+                results[i] = _build_row(records[i], analyses[k], probs[k], model, kind)
             results[i]["warnings"] = warnings[i] + _warnings_of(records[i]["text"])
     return results  # type: ignore[return-value]
 
@@ -139,12 +143,13 @@ def score_records(records: Iterable[dict], model: Model) -> list[dict]:
 def _score_one_safely(record: dict, model: Model) -> dict:
     try:
         analysis = analyze([record["text"]])
-        return _build_row(record, analysis[0], model.predict(analysis)[0], model)
+        probs, kinds = model.predict_with_kinds(analysis)
+        return _build_row(record, analysis[0], probs[0], model, None if kinds is None else kinds[0])
     except Exception as exc:  # noqa: BLE001 - reported in the row, never lost
         return error_row(record, f"internal error while scoring: {type(exc).__name__}: {exc}", model)
 
 
-def _build_row(record: dict, a: AdAnalysis, probs, model: Model) -> dict:
+def _build_row(record: dict, a: AdAnalysis, probs, model: Model, kind_probs=None) -> dict:
     row = dict(record)
     if row.get("lang") is not None:
         row["input_lang"] = row.pop("lang")
@@ -173,6 +178,9 @@ def _build_row(record: dict, a: AdAnalysis, probs, model: Model) -> dict:
         risk=risk,
         band=model.band(risk),
         lang=a.lang,
+        # What kind of text this is (ad / warning / news / other); None when the model has no
+        # text-kind head (the rules model, older models).
+        text_kind=None if kind_probs is None else TEXT_KINDS[int(kind_probs.argmax())],
         indicators=indicators,
         entities=a.entities,
         model=model.info,

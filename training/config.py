@@ -49,6 +49,10 @@ class TrainConfig:
         "weaker head, batch-dependent) or 'bf16' (~1.6x faster where the CPU has AVX512-BF16/AMX "
         "or on a GPU, float32 elsewhere; same quality); "
         "saved in the contract and used for scoring too")
+    text_kind_head: bool = _f(
+        True, "fit a text-kind head (ad / warning / news / other) on the same features, reported "
+        "as `text_kind` in every scored row; rows without a `text_kind` label get one from their "
+        "brief (training.data.text_kind_of)")
     head_C: float = _f(0.01, "stack: inverse L2 strength of the per-target logistic regressions "
                        "on standardised embeddings (0.01 was best on dev of 0.01/0.03/0.1/1)")
     stack_C: float = _f(0.1, "stack: inverse L2 strength of the per-label 2-feature stacking "

@@ -150,3 +150,25 @@ def full_metrics(rows: list[dict], P: np.ndarray, contract) -> dict:
                 Y[mask], P[mask, 1:], contract.indicator_thresholds)["micro_f1"],
         }
     return out
+
+
+def text_kind_metrics(rows: list[dict], K: np.ndarray, P: np.ndarray, contract) -> dict:
+    """The text-kind head (K: (n, 4) probabilities over TEXT_KINDS) against the rows' kinds
+    (`training.data.text_kind_of`), and, per true kind, how many texts of that kind the risk
+    flags `medium` or higher: for warnings and news that share should be near zero."""
+    from nigehbaan.inference.labels import TEXT_KINDS
+    from nigehbaan.training.data import text_kind_of
+
+    true = np.array([TEXT_KINDS.index(text_kind_of(r)) for r in rows])
+    pred = K.argmax(axis=1)
+    flagged = P[:, 0] >= contract.band_thresholds["medium"]
+    per = {}
+    for k, kind in enumerate(TEXT_KINDS):
+        mask = true == k
+        if not mask.any():
+            continue
+        prec, rec, f1, _ = precision_recall_fscore_support(
+            true == k, pred == k, average="binary", zero_division=0)
+        per[kind] = {"support": int(mask.sum()), "precision": float(prec), "recall": float(rec),
+                     "f1": float(f1), "flagged_medium_or_higher": float(flagged[mask].mean())}
+    return {"accuracy": float((pred == true).mean()), "per_kind": per}

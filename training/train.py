@@ -18,14 +18,16 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from nigehbaan.inference.features import N_FEATURES, feature_matrix
+from nigehbaan.inference.labels import TEXT_KINDS
 from nigehbaan.inference.model import Contract, Model, save_model
 from nigehbaan.inference.scorer import analyze
 from nigehbaan.training.config import TrainConfig
-from nigehbaan.training.data import load_split, targets  # noqa: F401  (targets: re-exported)
+from nigehbaan.training.data import load_split, targets, text_kind_of  # noqa: F401
 from nigehbaan.training.metrics import (
     choose_band_thresholds,
     choose_indicator_thresholds,
     full_metrics,
+    text_kind_metrics,
 )
 from sklearn.linear_model import LogisticRegression
 
@@ -53,6 +55,27 @@ def fit_linear(X: sp.csr_matrix, Y: np.ndarray, cfg: TrainConfig) -> dict[str, n
         W[:, j] = clf.coef_[0]
         b[j] = clf.intercept_[0]
     return {"W_rows": keep, "W": W.astype(np.float16), "b": b}
+
+
+def fit_text_kind(X: sp.csr_matrix, rows: list[dict], cfg: TrainConfig) -> dict[str, np.ndarray]:
+    """A multinomial logistic regression over TEXT_KINDS on the linear model's features, stored
+    like the linear part (`kind_rows`, `kind_W` float16, `kind_b`); empty when the training
+    rows hold fewer than two kinds."""
+    y = np.array([TEXT_KINDS.index(text_kind_of(r)) for r in rows])
+    if len(set(y.tolist())) < 2:
+        return {}
+    df = np.asarray((X[:, :N_FEATURES] != 0).sum(axis=0)).ravel()
+    keep = np.flatnonzero(df >= 2).astype(np.int32)
+    clf = LogisticRegression(
+        C=cfg.C, class_weight=cfg.class_weight, solver="lbfgs", max_iter=2000,
+        random_state=cfg.seed,
+    ).fit(X[:, keep], y)
+    W = np.zeros((len(keep), len(TEXT_KINDS)), dtype=np.float32)
+    b = np.full(len(TEXT_KINDS), -30.0, dtype=np.float32)  # a kind never seen: never chosen
+    for col, k in enumerate(clf.classes_):
+        W[:, k] = clf.coef_[col] if len(clf.classes_) > 2 else (clf.coef_[0] if col else -clf.coef_[0]) / 2
+        b[k] = clf.intercept_[col] if len(clf.classes_) > 2 else (clf.intercept_[0] if col else -clf.intercept_[0]) / 2
+    return {"kind_rows": keep, "kind_W": W.astype(np.float16), "kind_b": b}
 
 
 def _platt(z: np.ndarray, y: np.ndarray) -> dict:
@@ -88,6 +111,8 @@ def train(cfg: TrainConfig) -> Path:
     analyses = {name: analyze([r["text"] for r in rows]) for name, rows in [("train", train_rows), *evals.items()]}
     X_train = feature_matrix(analyses["train"])
     arrays = fit_linear(X_train, targets(train_rows), cfg)
+    if cfg.text_kind_head:
+        arrays.update(fit_text_kind(X_train, train_rows, cfg))
     contract = Contract(name=cfg.name, version=cfg.version, kind="linear")
     model = Model(contract, None, arrays)
 
@@ -112,6 +137,11 @@ def train(cfg: TrainConfig) -> Path:
         y_dev[:, 1:], P_dev[:, 1:], cfg.indicator_threshold)
     contract.metrics = {name: full_metrics(rows, model.predict(analyses[name]), contract)
                         for name, rows in evals.items()}
+    for name, rows in evals.items():
+        K = model.text_kinds(analyses[name])
+        if K is not None:
+            contract.metrics[name]["text_kind"] = text_kind_metrics(
+                rows, K, model.predict(analyses[name]), contract)
     contract.training = {
         "config": cfg.to_dict(),
         "train_ads": len(train_rows),
