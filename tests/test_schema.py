@@ -78,3 +78,30 @@ def test_bad_rows_are_named_by_field_path():
     with pytest.raises(ValidationError, match="text"):
         InputAd.model_validate({"id": "1"})
     assert InputAd.model_validate({"text": "ad", "shop": "x"}).model_extra == {"shop": "x"}
+
+
+def _options(parser, prefix=()):
+    """(command path, option string) for every option of every (sub)command."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*prefix, name), None
+                yield from _options(sub, (*prefix, name))
+        elif action.option_strings and action.dest != "help":
+            yield prefix, max(action.option_strings, key=len)
+
+
+def test_docs_interface_documents_every_command_and_option():
+    from nigehbaan.cli import build_parser
+
+    doc = (ROOT / "docs" / "interface.md").read_text(encoding="utf-8")
+    missing = [
+        " ".join(cmd) + (f" {opt}" if opt else "")
+        for cmd, opt in _options(build_parser())
+        if (opt or cmd[-1]) not in doc
+    ]
+    assert not missing, f"docs/interface.md does not mention: {missing}"
+    for status in ("| 0 |", "| 1 |", "| 2 |", "| 130 |", "| 141 |"):
+        assert status in doc
