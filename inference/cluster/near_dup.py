@@ -12,9 +12,11 @@ Normalisation (`inference.normalize`) already folds the characters; here
    shingles (in more than `max(df_min_cap, df_frac * docs)` distinct ads: "send cv on
    whatsapp", a platform footer), MinHashes the rest (datasketch's legacy permutations,
    computed for all ads at once with numpy), finds candidate pairs with LSH banding and keeps
-   a pair only when verified: estimated Jaccard >= `jaccard`, or containment >= `containment`
-   for a dropped line, with at least `min_shared` non-boilerplate shingles in common. Verified
-   pairs are joined by connected components.
+   a pair only when verified on the exact shingle sets, each shingle weighted by its IDF
+   (common phrases count little, what is particular to an ad much): weighted Jaccard >=
+   `jaccard`, or weighted containment >= `containment` for a dropped line, with at least
+   `min_shared` non-boilerplate shingles in common. Verified pairs are joined by connected
+   components.
 
 Ads with nothing left after the boilerplate cut are grouped only with exact copies, so
 boilerplate alone never merges two ads.
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 # datasketch's legacy MinHash: h -> ((a * h + b) mod (2^61 - 1)) & (2^32 - 1), uint64 wrap.
@@ -41,6 +43,8 @@ _CONTACT_RE = re.compile(
 # A number-like run: digits with separators, or digit groups split by single spaces.
 _NUM_RE = re.compile(r"\d(?:[\d.,:/+\-]|\s(?=\d))*")
 _TOKEN_RE = re.compile(r"#|\w+")
+# Sentence and line ends (not the dot of "1.5" or "www.x"): shingles do not cross them.
+_SENTENCE_RE = re.compile(r"[.!?\u06d4\u061f|]+(?:\s+|$)|\n+")
 # Shingles whose permuted hashes are computed at once (x num_perm x 8 bytes: 64 MB).
 _CHUNK_SHINGLES = 65536
 
@@ -53,7 +57,7 @@ class TemplateConfig:
     shingle_size: int = 3  # words per shingle
     num_perm: int = 128  # MinHash permutations
     bands: int = 32  # LSH bands (rows per band = num_perm // bands)
-    jaccard: float = 0.5  # verified when the estimated Jaccard reaches this ...
+    jaccard: float = 0.5  # verified when the IDF-weighted Jaccard reaches this ...
     containment: float = 0.8  # ... or the smaller ad's share found in the larger (dropped line)
     min_containment_size: int = 5  # containment alone needs this many shingles in the smaller
     min_shared: int = 3  # non-boilerplate shingles in common (fewer if the smaller has fewer)
@@ -91,14 +95,20 @@ def masked_tokens(norm_text: str) -> list[str]:
 
 
 def ad_shingles(norm_text: str, size: int = 3) -> np.ndarray:
-    """Sorted unique CRC-32 hashes (uint32) of the masked word `size`-grams of an ad."""
-    toks = masked_tokens(norm_text)
-    if not toks:
+    """Sorted unique CRC-32 hashes (uint32) of the masked word `size`-grams of an ad, taken
+    within each sentence or line (a moved or dropped line leaves the others' shingles as they
+    were); a sentence shorter than `size` words is one shingle."""
+    grams: list[str] = []
+    for part in _SENTENCE_RE.split(norm_text):
+        toks = masked_tokens(part)
+        if not toks:
+            continue
+        if len(toks) < size:
+            grams.append(" ".join(toks))
+        else:
+            grams.extend(" ".join(toks[i : i + size]) for i in range(len(toks) - size + 1))
+    if not grams:
         return np.empty(0, np.uint32)
-    if len(toks) < size:
-        grams = [" ".join(toks)]
-    else:
-        grams = [" ".join(toks[i : i + size]) for i in range(len(toks) - size + 1)]
     return np.unique(np.fromiter((zlib.crc32(g.encode()) for g in grams), np.uint32, len(grams)))
 
 
@@ -157,18 +167,26 @@ def _band_pairs(sig: np.ndarray, bands: int) -> np.ndarray:
     return np.unique(p, axis=0)
 
 
-def _verify(pairs: np.ndarray, sig: np.ndarray, sizes: np.ndarray, cfg: TemplateConfig):
-    """The candidate pairs that are near-duplicates (see the module docstring)."""
+def _verify(pairs: np.ndarray, x: csr_matrix, cfg: TemplateConfig) -> np.ndarray:
+    """The candidate pairs that are near-duplicates: exact IDF-weighted Jaccard or containment
+    on the rows of `x` (docs x shingles, data = the shingle's IDF weight), with enough shingles
+    in common. Weighting keeps common phrases that escaped the boilerplate cut (a footer in a
+    third of a small file) from outweighing what is particular to each ad."""
     keep = np.zeros(len(pairs), bool)
-    for lo in range(0, len(pairs), 200_000):
-        p = pairs[lo : lo + 200_000]
-        jac = (sig[p[:, 0]] == sig[p[:, 1]]).mean(axis=1)
-        na, nb = sizes[p[:, 0]], sizes[p[:, 1]]
-        small = np.minimum(na, nb)
-        shared = jac * (na + nb) / (1 + jac)
-        contain = shared / np.maximum(small, 1)
-        need = np.minimum(cfg.min_shared, small)
-        ok = (small >= 2) & (shared + 0.5 >= need)
+    xb = x.copy()
+    xb.data = np.ones_like(xb.data)
+    total = np.asarray(x.sum(axis=1)).ravel()
+    count = np.diff(x.indptr)
+    for lo in range(0, len(pairs), 100_000):
+        p = pairs[lo : lo + 100_000]
+        a, b = p[:, 0], p[:, 1]
+        inter = np.asarray(x[a].multiply(xb[b]).sum(axis=1)).ravel()
+        shared = np.asarray(xb[a].multiply(xb[b]).sum(axis=1)).ravel()
+        ta, tb = total[a], total[b]
+        jac = inter / np.maximum(ta + tb - inter, 1e-9)
+        contain = inter / np.maximum(np.minimum(ta, tb), 1e-9)
+        small = np.minimum(count[a], count[b])
+        ok = (small >= 2) & (shared >= np.minimum(cfg.min_shared, small))
         ok &= (jac >= cfg.jaccard) | ((contain >= cfg.containment) & (small >= cfg.min_containment_size))
         keep[lo : lo + len(p)] = ok
     return pairs[keep]
@@ -215,7 +233,12 @@ def template_labels(shingle_sets: list[np.ndarray], cfg: TemplateConfig | None =
             [flat[offsets[d] : offsets[d + 1]] for d in live]
         )
         sig = signatures(live_flat, live_offsets, cfg)
-        pairs = _verify(_band_pairs(sig, cfg.bands), sig, sizes[live], cfg)
+        pairs = _band_pairs(sig, cfg.bands)
+        del sig
+        vocab, col, df = np.unique(live_flat, return_inverse=True, return_counts=True)
+        idf = np.log1p(len(docs) / df).astype(np.float32)
+        x = csr_matrix((idf[col.ravel()], col.ravel(), live_offsets), shape=(len(live), len(vocab)))
+        pairs = _verify(pairs, x, cfg)
         edges = live[pairs] if len(pairs) else edges
     graph = coo_matrix(
         (np.ones(len(edges), np.int8), (edges[:, 0], edges[:, 1])), shape=(len(docs), len(docs))
