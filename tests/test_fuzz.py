@@ -563,3 +563,44 @@ def test_known_crash_parquet_values(tmp_path, column):
     out = tmp_path / "out.jsonl"
     rc = _score(src, out)
     check_scored(read_output(out), [Expect(True, "r0", "free visa"), Expect(True, "r1", "visa free")], rc)
+
+
+# ------------------------------------------------------------------------------- review highlighting
+
+
+def _text_char_by_char(segment: str):
+    """review/highlight.py's `_text` before it escaped runs (the reference for the property)."""
+    import unicodedata
+
+    from markupsafe import Markup, escape
+    from nigehbaan.review.bidi import BIDI_CONTROLS
+
+    return Markup("").join(
+        Markup('<span class="ctl" title="{}">[U+{:04X}]</span>').format(unicodedata.name(ch, ""), ord(ch))
+        if ch in BIDI_CONTROLS
+        else escape(ch)
+        for ch in segment
+    )
+
+
+_BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f", "\u061c"]
+
+
+@settings(max_examples=150, **FUZZ)
+@given(st.lists(st.one_of(st.text(max_size=8), st.sampled_from(_BIDI + ["<", "&", '"', "'"])), max_size=20).map("".join))
+def test_highlight_text_escapes_runs_exactly_as_char_by_char(segment):
+    from nigehbaan.review.highlight import _text
+
+    assert _text(segment) == _text_char_by_char(segment)
+
+
+def test_highlight_of_an_ad_full_of_bidi_controls_is_fast():
+    # benchmarks/hostile.py: such an ad's page took 1.1-2.0 s, nearly all in char-by-char escaping.
+    from nigehbaan.review.highlight import highlight
+
+    text = ("🙏 0 3 0 0 1 2 3 4 5 6 7 \u202eزیرو فیس\u202c free visa " * 3_000)[:MAX_TEXT_CHARS]
+    evidence = [{"start": m.start(), "end": m.end(), "text": "free visa"} for m in re.finditer("free visa", text)]
+    start = time.perf_counter()
+    html, skipped, unmarked = highlight(text, [{"id": "free_visa_travel", "evidence": evidence}])
+    assert time.perf_counter() - start < 2.0
+    assert skipped == 0 and unmarked == len(evidence) - 2000 and html.count("[U+202E]") == 3_000
