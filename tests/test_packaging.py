@@ -180,3 +180,19 @@ print("ok")
                           cwd=tmp_path, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
     assert len(read_jsonl(tmp_path / "fast.jsonl")) == len(read_jsonl(SAMPLE))
+
+
+def test_every_code_folder_is_a_listed_package():
+    """The wheel lists its packages by hand (package-dir maps the card's folders into the
+    nigehbaan namespace): a new subpackage left off the list installs without its code, as
+    inference/io once did. Every folder with an __init__.py must be listed."""
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed, mapping = set(cfg["packages"]), cfg["package-dir"]
+    found = set()
+    for package, folder in mapping.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT / folder).parts
+            found.add(".".join((package, *rel)))
+    assert found - listed == set(), "add these to [tool.setuptools] packages"
