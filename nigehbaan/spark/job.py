@@ -93,9 +93,9 @@ def run_score(args) -> int:
     fmt_in = args.input_format or input_format(args.input)
     t0 = time.perf_counter()
     df = read_input(spark, args.input, fmt_in, args.text_col)
+    if args.partitions:  # before scoring: range bounds are sampled from the (cheap) input
+        df = df.repartitionByRange(args.partitions, POSITION).sortWithinPartitions(POSITION)
     scored = _score(df, key, args.text_col, POSITION, raw_col=_RAW if fmt_in == "json" else None)
-    if args.partitions:
-        scored = scored.repartitionByRange(args.partitions, POSITION).sortWithinPartitions(POSITION)
     write_atomically(spark, scored, args.output, args.format, args.overwrite)
     return _summary(spark, args.output, args.format, time.perf_counter() - t0)
 

@@ -36,6 +36,7 @@ STATS_ENV = "NIGEHBAAN_SPARK_STATS"
 _MODELS: dict[str, Model] = {}
 _LOAD_SECONDS: dict[str, float] = {}
 _ROWS: dict[str, int] = {}
+_LOADS: dict[str, int] = {}  # how many times this process loaded each model (1, by design)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def executor_model(key: str) -> Model:
         score_records([{"id": "warm-up", "text": "warm up"}], model)
         _MODELS[key] = model
         _LOAD_SECONDS[key] = time.perf_counter() - t0
+        _LOADS[key] = _LOADS.get(key, 0) + 1
     return model
 
 
@@ -205,6 +207,7 @@ def _write_stats(key: str) -> None:
         return
     stats = {
         "pid": os.getpid(), "model": key, "load_seconds": _LOAD_SECONDS.get(key),
+        "loads": _LOADS.get(key, 0),
         "rows": _ROWS.get(key, 0),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
