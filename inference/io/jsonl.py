@@ -138,6 +138,24 @@ def read_jsonl(path: str, skip: int = 0, progress=None, require: Sequence[str] =
             stream.close()
 
 
+# Deeper pass-through fields are refused per row: every later step (repair, writing) walks them
+# recursively, and at ~500 levels Python's recursion limit would end the whole batch.
+MAX_NESTING = 100
+
+
+def nesting_depth(value) -> int:
+    """How deeply lists and objects nest in `value` (a scalar is 0), without recursion."""
+    depth, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            v = list(v.values())
+        if isinstance(v, list):
+            depth = max(depth, d)
+            stack.extend((x, d + 1) for x in v if isinstance(x, (dict, list)))
+    return depth
+
+
 def _parse(n: int, raw: bytes, line_no: int) -> Row:
     try:
         line = raw.decode("utf-8")
@@ -148,10 +166,21 @@ def _parse(n: int, raw: bytes, line_no: int) -> Row:
         ), raw.decode("utf-8", "replace").rstrip("\r\n"), line_no)
     try:
         # strict=False: raw control characters (NUL included) inside strings are read, then
-        # dropped by normalisation, as for escaped ones.
-        record = json.loads(line, strict=False)
+        # dropped by normalisation, as for escaped ones. NaN and Infinity (not JSON, but
+        # Python's json reads them) become null: written back they would make invalid JSON.
+        record = json.loads(line, strict=False, parse_constant=lambda _: None)
     except json.JSONDecodeError as exc:
         return Row(n, None, f"invalid JSON: {exc.msg} at column {exc.colno}", line.rstrip("\r\n"), line_no)
+    except RecursionError:
+        return Row(n, None, "invalid JSON: nested too deeply to read", line.rstrip("\r\n"), line_no)
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        return Row(n, None, f"invalid JSON: {exc}", line.rstrip("\r\n"), line_no)
+    depth = nesting_depth(record)
+    if depth > MAX_NESTING:
+        return Row(n, None, (
+            f"a field is nested {depth} levels deep; at most {MAX_NESTING} are kept. "
+            "Fix: flatten the field or drop it before scoring"
+        ), line.rstrip("\r\n"), line_no)
     if not isinstance(record, dict):
         return Row(n, None, f"expected a JSON object per line, found {type(record).__name__}",
                    line.rstrip("\r\n"), line_no)

@@ -10,7 +10,9 @@ temporary name and renamed once its footer is written.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -50,11 +52,23 @@ def read_parquet(path: str, skip: int = 0, progress=None, require: Sequence[str]
 
 
 def _jsonable(v):
-    if hasattr(v, "isoformat"):
-        return v.isoformat()
+    """A Parquet value as JSON can carry it, at any depth: dates and times as ISO strings,
+    durations as seconds, decimals as exact strings, bytes decoded, NaN/Infinity as null."""
+    if v is None or isinstance(v, (str, bool, int)):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
-    return v
+    if isinstance(v, dt.timedelta):
+        return v.total_seconds()
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return str(v)  # Decimal and anything else: its exact text
 
 
 @writers.register("parquet")
