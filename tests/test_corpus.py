@@ -12,19 +12,19 @@ from nigehbaan.training.schema import validate_file, validate_record
 
 from tests.conftest import ROOT
 
-CORPUS = ROOT / "data" / "corpus" / "v2"
+CORPUS = ROOT / "data" / "corpus" / "v3"
 
 
 def test_every_built_file_passes_the_validator():
     files = sorted(CORPUS.rglob("*.jsonl"))
-    assert len(files) == 7
+    assert len(files) == 8  # train, dev, test, gold, gold_context + 3 augmented
     for f in files:
         assert validate_file(f) == [], f
 
 
 def test_raw_files_are_valid_json_with_known_labels():
     for f in sorted((ROOT / "data" / "corpus").glob("*/*.jsonl")):
-        if f.parent.name in ("v2", "corrections"):
+        if f.parent.name in ("v2", "v3", "corrections"):
             continue
         for line in f.read_text(encoding="utf-8").splitlines():
             raw = json.loads(line)
@@ -82,7 +82,7 @@ def test_validator_catches_schema_breaks():
 
 def test_loader_returns_a_datasetdict():
     ds = load_corpus(CORPUS)
-    assert set(ds) == {"train", "dev", "test", "gold"}
+    assert set(ds) == {"train", "dev", "test", "gold", "gold_context"}
     assert ds["train"].num_rows > len(load_split(CORPUS, "train"))  # augmentation added
     assert set(ds["gold"].column_names) >= {"text", "risk", "indicators", "lang", "spans"}
 
@@ -149,4 +149,27 @@ def test_corpus_build_refuses_a_bad_correction_file_with_exit_2(tmp_path, capsys
     (data / "corrections" / "en-A.jsonl").unlink()
     assert main(["corpus", "build", "--data-dir", str(data)]) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert not (data / "v2").exists()
+    assert not (data / "v3").exists()
+
+
+def test_an_evaluation_slice_is_its_own_split_and_never_leaks(tmp_path):
+    from nigehbaan.training.corpus import build_corpus
+
+    data = _mini_corpus(tmp_path, {})
+    (data / "corrections" / "en-A.jsonl").unlink()
+    bulk_text = "Dubai visit visa job. Salary 4500 AED for helper. File charges 20,000. WhatsApp 0300-1234567"
+    warning = {"text": "FIA warns: fake Dubai job ads ask visa fees on WhatsApp. Never pay an agent.",
+               "lang": "en", "platform": "facebook", "risk": 0, "indicators": [], "evidence": {},
+               "text_kind": "warning", "case": "warning"}
+    leak = {**warning, "text": bulk_text + "!", "text_kind": "ad", "case": "one-line"}
+    (data / "gold-context").mkdir()
+    (data / "gold-context" / "slice.jsonl").write_text(
+        json.dumps(warning) + "\n" + json.dumps(leak) + "\n", encoding="utf-8")
+    manifest = build_corpus(data, seed=13)
+    built = data / manifest["version"]
+    rows = load_split(built, "gold_context")
+    assert [r["text"] for r in rows] == [warning["text"]]  # the near-duplicate of a bulk ad is out
+    assert rows[0]["split"] == "gold_context" and rows[0]["text_kind"] == "warning"
+    assert manifest["slices_dropped_as_near_duplicates_of_bulk"] == {"gold_context": 1}
+    trained_on = [r["text"] for s in ("train", "dev", "test") for r in load_split(built, s)]
+    assert warning["text"] not in trained_on

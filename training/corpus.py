@@ -6,7 +6,7 @@ batch), `data/corpus/gold/*.jsonl` (the gold set) and `data/corpus/reviewed/*.js
 splits). `data/corpus/corrections/<batch>.jsonl` holds the label audit of the authored batches
 (see its README); it is applied to the authored ads before anything else, so variants and
 splits see the corrected labels. `build_corpus()` writes a new version folder
-`data/corpus/v2/` with:
+`data/corpus/v3/` with:
 - `train.jsonl`, `dev.jsonl`, `test.jsonl`, `gold.jsonl`: validated records in the schema of
   `training.schema`, evidence strings turned into character-offset spans;
 - `augmented/{train,dev,test}.jsonl`: the marked augmentation layer;
@@ -31,7 +31,10 @@ from nigehbaan.inference.normalize import normalize
 from nigehbaan.training.augment import make_variant
 from nigehbaan.training.schema import validate_record
 
-CORPUS_VERSION = "v2"
+CORPUS_VERSION = "v3"
+# Evaluation slices written apart from every training batch, each its own split (never trained
+# on): the folder under data/corpus/ -> the split name.
+EVAL_SLICES = {"gold-context": "gold_context"}
 NEAR_DUP_THRESHOLD = 0.7
 SPLIT_SHARES = (("train", 0.8), ("dev", 0.1), ("test", 0.1))
 AUGMENT_SHARE = 0.35
@@ -73,6 +76,7 @@ def read_raw(folder: Path, source: str) -> list[dict]:
             }
             if source == "review":
                 rec.update({k: raw[k] for k in ("reviewed_by", "reviewed_at", "decision") if k in raw})
+            rec.update({k: raw[k] for k in ("text_kind", "case") if k in raw})
             rec["family"] = rec["id"]
             problems = validate_record(rec)
             if problems:
@@ -199,9 +203,13 @@ def build_corpus(data_dir: str | Path = "data/corpus", seed: int = 13) -> dict:
     reviewed = read_raw(data_dir / "reviewed", "review") if (data_dir / "reviewed").is_dir() else []
     bulk, bulk_dups = dedupe_exact(authored + reviewed)
     gold, gold_dups = dedupe_exact(read_raw(data_dir / "gold", "gold"))
+    slices = {
+        split: dedupe_exact(read_raw(data_dir / folder, "gold"))[0]
+        for folder, split in EVAL_SLICES.items() if (data_dir / folder).is_dir()
+    }
     # Gold ads that nearly duplicate a bulk ad would leak: families span both, and such gold
-    # ads are dropped from the gold set.
-    everything = bulk + gold
+    # ads are dropped from the gold set (and from every evaluation slice).
+    everything = bulk + gold + [r for rows in slices.values() for r in rows]
     joined = assign_families(everything)
     bulk_families = {r["family"] for r in bulk}
     gold_kept = [r for r in gold if r["family"] not in bulk_families]
@@ -212,6 +220,13 @@ def build_corpus(data_dir: str | Path = "data/corpus", seed: int = 13) -> dict:
     for r in gold_kept:
         r["split"] = "gold"
         splits["gold"].append(r)
+    dropped_from_slices = {}
+    for split, rows in slices.items():
+        kept = [r for r in rows if r["family"] not in bulk_families]
+        dropped_from_slices[split] = len(rows) - len(kept)
+        for r in kept:
+            r["split"] = split
+        splits[split] = kept
     rng = random.Random(seed)
     augmented: dict[str, list[dict]] = {"train": [], "dev": [], "test": []}
     for r in bulk:
@@ -233,6 +248,7 @@ def build_corpus(data_dir: str | Path = "data/corpus", seed: int = 13) -> dict:
         "exact_duplicates_dropped": {"authored": bulk_dups, "gold": gold_dups},
         "near_duplicate_joins": joined,
         "gold_dropped_as_near_duplicates_of_bulk": len(gold) - len(gold_kept),
+        "slices_dropped_as_near_duplicates_of_bulk": dropped_from_slices,
         "label_corrections": corrections,
         "files": files,
     }

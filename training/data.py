@@ -73,12 +73,12 @@ def load_split(corpus_dir: str | Path, split: str, augmented: bool = False) -> l
     return rows
 
 
-def load_corpus(corpus_dir: str | Path = "data/corpus/v2", augmented: bool = True):
+def load_corpus(corpus_dir: str | Path = "data/corpus/v3", augmented: bool = True):
     """The corpus as a `datasets.DatasetDict` with train (plus its augmentation), dev, test, gold."""
     from datasets import Dataset, DatasetDict
 
     splits = {}
-    for name in ("train", "dev", "test", "gold"):
+    for name in ("train", "dev", "test", "gold", "gold_context"):
         if (Path(corpus_dir) / f"{name}.jsonl").is_file():
             rows = load_split(corpus_dir, name, augmented=augmented and name == "train")
             for r in rows:  # one column type for every row: Arrow needs it

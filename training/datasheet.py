@@ -60,7 +60,7 @@ def _distinct(texts: list[str], n: int) -> float:
     return len(grams) / total if total else 0.0
 
 
-def tables(corpus: str | Path = "data/corpus/v2") -> str:
+def tables(corpus: str | Path = "data/corpus/v3") -> str:
     corpus = Path(corpus)
     splits = {s: load_split(corpus, s) for s in ("train", "dev", "test", "gold")}
     bulk = splits["train"] + splits["dev"] + splits["test"]
@@ -114,7 +114,7 @@ def tables(corpus: str | Path = "data/corpus/v2") -> str:
     return "\n".join(md) + "\n"
 
 
-def update_datasheet(readme: str | Path = "data/README.md", corpus: str | Path = "data/corpus/v2") -> None:
+def update_datasheet(readme: str | Path = "data/README.md", corpus: str | Path = "data/corpus/v3") -> None:
     path = Path(readme)
     text = path.read_text(encoding="utf-8")
     if BEGIN not in text or END not in text:

@@ -13,7 +13,8 @@ One JSON object per line:
 | spans | list | optional: {indicator, start, end, text}, text == text[start:end] |
 | source | str | authored, gold, augmented, review |
 | family | str | the ad, its variants and near-duplicates share one family |
-| split | str | optional: train, dev, test, gold |
+| split | str | optional: train, dev, test, gold, gold_context |
+| text_kind | str | optional: ad, warning, news, other (default read off the brief, see training.data) |
 
 Other fields (brief, augmentation, reviewed_by, ...) are allowed and kept.
 """
@@ -23,11 +24,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from nigehbaan.inference.io import readers
-from nigehbaan.inference.labels import INDICATORS, PLATFORMS
+from nigehbaan.inference.labels import INDICATORS, PLATFORMS, TEXT_KINDS
 
 CORPUS_LANGS = ("en", "ur", "ur-Latn", "mixed")
 SOURCES = ("authored", "gold", "augmented", "review")
-SPLITS = ("train", "dev", "test", "gold")
+SPLITS = ("train", "dev", "test", "gold", "gold_context")
 REQUIRED = ("id", "text", "lang", "platform", "risk", "indicators", "source", "family")
 
 
@@ -59,6 +60,8 @@ def validate_record(rec: dict) -> list[str]:
         problems.append(f"source {rec['source']!r} not in {SOURCES}")
     if "split" in rec and rec["split"] not in SPLITS:
         problems.append(f"split {rec['split']!r} not in {SPLITS}")
+    if "text_kind" in rec and rec["text_kind"] not in TEXT_KINDS:
+        problems.append(f"text_kind {rec['text_kind']!r} not in {TEXT_KINDS}")
     for span in rec.get("spans") or []:
         problems.extend(_span_problems(rec, span))
     return problems
