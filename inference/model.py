@@ -70,6 +70,9 @@ class Contract:
     indicator_thresholds: dict = field(default_factory=lambda: dict.fromkeys(INDICATORS, 0.5))
     calibration: dict = field(default_factory=lambda: {"method": "none"})
     encoder: dict = field(default_factory=dict)
+    # "text_kind": the risk is P(ad) x P(risky ad), so a warning or news item about trafficking
+    # is not scored as a trafficking ad (needs a text-kind head); None: the risk as fitted.
+    risk_gate: str | None = None
     metrics: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
 
@@ -183,20 +186,27 @@ class Model:
 
     def predict(self, analyses: list[AdAnalysis], X=None) -> np.ndarray:
         """Calibrated probabilities: column 0 risk, then the 18 indicators."""
+        return self.predict_with_kinds(analyses, X)[0]
+
+    def predict_with_kinds(
+        self, analyses: list[AdAnalysis], X=None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """`predict` and `text_kinds` from one feature matrix (what scoring calls). With the
+        contract's `risk_gate` "text_kind", the risk is the calibrated risk of an ad times the
+        probability that the text is an ad at all."""
         if not analyses:
-            return np.zeros((0, len(TARGETS)))
+            return np.zeros((0, len(TARGETS))), None
+        if self.contract.kind != "rules" and X is None:
+            X = feature_matrix(analyses)
         z = self.logits(analyses, X)
         cal = self.contract.calibration
         if cal.get("method") == "platt":
             z[:, 0] = cal["a"] * z[:, 0] + cal["b"]
-        return _sigmoid(z)
-
-    def predict_with_kinds(self, analyses: list[AdAnalysis]) -> tuple[np.ndarray, np.ndarray | None]:
-        """`predict` and `text_kinds` from one feature matrix (what scoring calls)."""
-        if self.contract.kind == "rules" or not analyses:
-            return self.predict(analyses), None
-        X = feature_matrix(analyses)
-        return self.predict(analyses, X), self.text_kinds(analyses, X)
+        P = _sigmoid(z)
+        K = self.text_kinds(analyses, X) if self.Wk is not None else None
+        if self.contract.risk_gate == "text_kind" and K is not None:
+            P[:, 0] *= K[:, TEXT_KINDS.index("ad")]
+        return P, K
 
     def text_kinds(self, analyses: list[AdAnalysis], X=None) -> np.ndarray | None:
         """(n, 4) probabilities over TEXT_KINDS (ad, warning, news, other), or None for a model

@@ -138,6 +138,9 @@ class ScoredAd(BaseModel):
     band: Literal["high", "medium", "low"] | None = Field(None, description="triage band")
     lang: str | None = Field(None, description="detected language: en, ur, ur-Latn, mixed, und "
                              "or a language pack's code")
+    text_kind: Literal["ad", "warning", "news", "other"] | None = Field(
+        None, description="what kind of text it is (a warning or news item about trafficking is "
+        "not an ad for it); null when the model has no text-kind head")
     indicators: list[Indicator] = Field(default_factory=list, description="only indicators "
                                         "judged present, highest score first")
     entities: Entities = Field(default_factory=Entities)

@@ -18,15 +18,15 @@ from nigehbaan.inference.langid import identify
 from nigehbaan.inference.model import Model
 from nigehbaan.inference.normalize import normalize
 from nigehbaan.inference.rules import entity_hits, match_lexicon
+from nigehbaan.inference.schema import SCORED_FIELDS
 
 MAX_TEXT_CHARS = 200_000
 # Only the first this many characters of an ad are analysed: the cost of an ad stays bounded
 # (a 200k-character paste or base64 blob costs what a long ad does), and the row's `warnings`
 # says so. No ad in the corpus comes near it; evidence offsets are unchanged (a prefix).
 MAX_ANALYSED_CHARS = 20_000
-OUTPUT_FIELDS = (
-    "id", "risk", "band", "lang", "text_kind", "indicators", "entities", "model", "error", "warnings",
-)
+# The scored-ad fields in output order (inference/schema.py's ScoredAd is the one definition).
+OUTPUT_FIELDS = SCORED_FIELDS
 _EMPTY_ENTITIES = {
     "phones": [], "whatsapp": [], "emails": [], "urls": [], "handles": [], "money": [],
     "ages": [], "locations": [], "licences": [],

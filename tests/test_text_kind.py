@@ -38,17 +38,41 @@ def test_an_unknown_text_kind_label_is_refused():
 
 
 def test_models_without_a_kind_head_report_none(rules_model):
-    fast = load_model(ROOT / "models" / "fast")
-    for model in (rules_model, fast):
+    import dataclasses
+
+    from nigehbaan.inference.model import Model
+
+    fast = load_model("fast")
+    older = Model(dataclasses.replace(fast.contract, risk_gate=None), fast.folder,
+                  {k: v for k, v in fast.arrays.items() if not k.startswith("kind_")})
+    for model in (rules_model, older):
         (row,) = score_records([{"text": "free visa, fees pehle jama"}], model)
         assert "text_kind" in row and row["text_kind"] is None
+    (row,) = score_records([{"text": "free visa, fees pehle jama"}], fast)
+    assert row["text_kind"] in TEXT_KINDS
+
+
+def test_the_risk_gate_is_the_ad_probability_times_the_ad_risk():
+    import dataclasses
+
+    from nigehbaan.inference.model import Model
+
+    fast = load_model("fast")
+    assert fast.contract.risk_gate == "text_kind"
+    ungated = Model(dataclasses.replace(fast.contract, risk_gate=None), fast.folder, fast.arrays)
+    a = analyze(["FIA warns: fake Dubai jobs ask a visa fee on WhatsApp, do not pay any agent",
+                 "Driver for Saudi, visa free, fees 50,000 advance, WhatsApp only"])
+    P, K = fast.predict_with_kinds(a)
+    P0, _ = ungated.predict_with_kinds(a)
+    assert np.allclose(P[:, 0], P0[:, 0] * K[:, TEXT_KINDS.index("ad")])
+    assert np.array_equal(P[:, 1:], P0[:, 1:])  # indicators are not gated
 
 
 @pytest.fixture(scope="module")
 def kind_model(tmp_path_factory):
     out = tmp_path_factory.mktemp("kind") / "model"
     cfg = str(ROOT / "configs" / "ci.yaml")
-    corpus = str(ROOT / "data" / "corpus" / "v2")
+    corpus = str(ROOT / "data" / "corpus" / "v3")
     assert main(["train", "--config", cfg, f"output_dir={out}", f"corpus_dir={corpus}",
                  "mlflow=false"]) == 0
     return load_model(out)

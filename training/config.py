@@ -22,7 +22,7 @@ class TrainConfig:
     name: str = _f("nigehbaan-linear", "model name written into the contract and MLflow")
     version: str = _f("1", "model version string")
     kind: str = _f("linear", "linear (n-grams + rule features) or stack (linear + encoder head)")
-    corpus_dir: str = _f("data/corpus/v2", "built corpus folder (train/dev/test/gold.jsonl)")
+    corpus_dir: str = _f("data/corpus/v3", "built corpus folder (train/dev/test/gold.jsonl)")
     output_dir: str = _f("runs/linear", "where the model directory is written")
     use_augmented: bool = _f(True, "add the augmentation layer to the training split")
     seed: int = _f(13, "random seed for sampling, models and splits")
@@ -53,6 +53,9 @@ class TrainConfig:
         True, "fit a text-kind head (ad / warning / news / other) on the same features, reported "
         "as `text_kind` in every scored row; rows without a `text_kind` label get one from their "
         "brief (training.data.text_kind_of)")
+    risk_gate: str | None = _f(
+        "text_kind", "text_kind: the risk is P(ad) x P(risky ad) from the text-kind head, so "
+        "warnings and news about trafficking are not scored as trafficking ads; null: no gate")
     head_C: float = _f(0.01, "stack: inverse L2 strength of the per-target logistic regressions "
                        "on standardised embeddings (0.01 was best on dev of 0.01/0.03/0.1/1)")
     stack_C: float = _f(0.1, "stack: inverse L2 strength of the per-label 2-feature stacking "
@@ -64,6 +67,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
             raise UsageError(f"config kind {self.kind!r}: expected one of {MODEL_KINDS}")
+        if self.risk_gate not in (None, "text_kind"):
+            raise UsageError(f"risk_gate {self.risk_gate!r}: expected text_kind or null")
         if self.encoder_mode not in ("frozen", "finetune"):
             raise UsageError(f"encoder_mode {self.encoder_mode!r}: expected frozen or finetune")
         if self.C <= 0:

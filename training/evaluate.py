@@ -73,6 +73,9 @@ def summary_text(result: dict) -> str:
     for lang, v in result["metrics"]["per_language"].items():
         lines.append(f"  {lang:8s} n={v['n']:5d} PR-AUC={_fmt(v.get('pr_auc'))} "
                      f"indicator micro-F1={_fmt(v['indicator_micro_f1'])}")
+    for kind, v in result["metrics"].get("by_kind", {}).items():
+        lines.append(f"  {kind:8s} n={v['n']:5d} risky={v['risky']:4d} flagged medium+ "
+                     f"{v['flagged_medium_or_higher']:.1%}, high {v['flagged_high']:.1%}")
     for name, v in (result.get("external") or {}).items():
         lines.append(f"  external {name}: {v.get('summary', v)}")
     return "\n".join(lines)
@@ -128,6 +131,13 @@ def report_markdown(result: dict, bands: dict) -> str:
     for lang, v in m["per_language"].items():
         md.append(f"| {lang} | {v['n']} | {v.get('positives', 0)} | {_fmt(v.get('pr_auc'))} | "
                   f"{_fmt(v.get('roc_auc'))} | {_fmt(v['indicator_micro_f1'])} |")
+    for title, key in (("Per text kind", "by_kind"), ("Per case", "by_case")):
+        if m.get(key):
+            md += ["", f"## {title}", "", "| group | n | risky | flagged medium+ | flagged high |",
+                   "|---|---|---|---|---|"]
+            for g, v in m[key].items():
+                md.append(f"| {g} | {v['n']} | {v['risky']} | {v['flagged_medium_or_higher']:.1%} | "
+                          f"{v['flagged_high']:.1%} |")
     md += ["", "## Per indicator", "", "| indicator | support | precision | recall | F1 | PR-AUC |",
            "|---|---|---|---|---|---|"]
     for ind, v in o["indicators"]["per_indicator"].items():

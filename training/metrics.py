@@ -141,6 +141,9 @@ def full_metrics(rows: list[dict], P: np.ndarray, contract) -> dict:
     bands = contract.band_thresholds
     out = {"overall": {**risk_metrics(y, P[:, 0], bands),
                        "indicators": indicator_metrics(Y, P[:, 1:], contract.indicator_thresholds)}}
+    out["by_kind"] = flagged_by_group(rows, P, bands, _kind_of)
+    if any("case" in r for r in rows):
+        out["by_case"] = flagged_by_group(rows, P, bands, lambda r: r.get("case", "?"))
     out["per_language"] = {}
     for lang in sorted({r["lang"] for r in rows}):
         mask = np.array([r["lang"] == lang for r in rows])
@@ -149,6 +152,27 @@ def full_metrics(rows: list[dict], P: np.ndarray, contract) -> dict:
             "indicator_micro_f1": indicator_metrics(
                 Y[mask], P[mask, 1:], contract.indicator_thresholds)["micro_f1"],
         }
+    return out
+
+
+def _kind_of(row: dict) -> str:
+    from nigehbaan.training.data import text_kind_of
+
+    return text_kind_of(row)
+
+
+def flagged_by_group(rows: list[dict], P: np.ndarray, bands: dict, key) -> dict:
+    """Per group (`key(row)`: a text kind, a case): how many texts, how many risky, and the
+    shares the risk flags `medium` or higher and `high`. For warnings, news and other non-ads
+    the flagged shares are false alarms; for risky ads the `high` share is recall at high."""
+    out = {}
+    groups = np.array([key(r) for r in rows])
+    y = np.array([r["risk"] for r in rows])
+    for g in sorted(set(groups.tolist())):
+        m = groups == g
+        out[g] = {"n": int(m.sum()), "risky": int(y[m].sum()),
+                  "flagged_medium_or_higher": float((P[m, 0] >= bands["medium"]).mean()),
+                  "flagged_high": float((P[m, 0] >= bands["high"]).mean())}
     return out
 
 

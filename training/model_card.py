@@ -24,7 +24,7 @@ def _f(v) -> str:
 def _split_table(metrics: dict) -> list[str]:
     md = ["| split | lang | ads | PR-AUC | ROC-AUC | indicator micro-F1 | precision at high | recall at medium |",
           "|---|---|---|---|---|---|---|---|"]
-    for split in ("test", "gold"):
+    for split in ("test", "gold", "gold_context"):
         if split not in metrics:
             continue
         m = metrics[split]
@@ -46,6 +46,48 @@ def _indicator_table(metrics: dict) -> list[str]:
     for ind, g in gold.items():
         md.append(f"| {ind} | {_f(test.get(ind, {}).get('f1'))} | {g['support']} | {_f(g['precision'])} | "
                   f"{_f(g['recall'])} | {_f(g['f1'])} |")
+    return md
+
+
+def _context_table(metrics: dict) -> list[str]:
+    """The gold-context slice per case: how often the risk flags each kind of text."""
+    by_case = metrics.get("gold_context", {}).get("overall", {}).get("by_case") or metrics.get(
+        "gold_context", {}).get("by_case", {})
+    if not by_case:
+        return []
+    md = ["| case | texts | risky | flagged medium or higher | flagged high |", "|---|---|---|---|---|"]
+    for case, v in by_case.items():
+        md.append(f"| {case} | {v['n']} | {v['risky']} | {v['flagged_medium_or_higher']:.1%} | "
+                  f"{v['flagged_high']:.1%} |")
+    return md
+
+
+def compare_models(new_dir: Path, old_dir: Path, corpus: Path) -> list[str]:
+    """The previous model and this one side by side on the same splits of this corpus: PR-AUC
+    per language, indicator micro-F1, the share of non-ads (warnings, news, other) flagged
+    medium or higher and the share of risky ads flagged high, each at the model's own bands."""
+    import numpy as np
+
+    md = ["| model | split | PR-AUC en / ur / ur-Latn / mixed | indicator micro-F1 | non-ads flagged medium+ | risky ads flagged high |",
+          "|---|---|---|---|---|---|"]
+    for label, folder in (("before", old_dir), ("after", new_dir)):
+        for split in ("gold", "gold_context"):
+            data = corpus / f"{split}.jsonl"
+            if not data.is_file():
+                continue
+            out = evaluate(str(folder), str(data), "none")
+            m, rows, P = out["result"]["metrics"], out["rows"], out["P"]
+            bands = out["model"].contract.band_thresholds
+            pr = " / ".join(_f(m["per_language"].get(lang, {}).get("pr_auc")) for lang in LANGS)
+            from nigehbaan.training.data import text_kind_of
+
+            nonad = np.array([text_kind_of(r) != "ad" for r in rows])
+            risky = np.array([r["risk"] == 1 for r in rows])
+            flagged = _f(float((P[nonad, 0] >= bands["medium"]).mean())) if nonad.any() else "n/a"
+            recall = _f(float((P[risky, 0] >= bands["high"]).mean())) if risky.any() else "n/a"
+            md.append(f"| {label} ({out['model'].contract.name} {out['model'].contract.version}, "
+                      f"{Path(folder).name}) | {split} | {pr} | "
+                      f"{_f(m['overall']['indicators']['micro_f1'])} | {flagged} | {recall} |")
     return md
 
 
@@ -87,7 +129,7 @@ def _components(model_dir: Path, contract: dict) -> list[str]:
     return md
 
 
-def render(model_dir: Path, external: str = "auto") -> str:
+def render(model_dir: Path, external: str = "auto", compare: Path | None = None) -> str:
     contract = json.loads((model_dir / "contract.json").read_text())
     gold = Path(contract["training"]["config"]["corpus_dir"]) / "gold.jsonl"
     ext = evaluate(str(model_dir), str(gold), external)["result"].get("external", {}) if gold.is_file() else {}
@@ -121,7 +163,8 @@ def render(model_dir: Path, external: str = "auto") -> str:
         "",
         "- Not a verdict: never act against a person, poster or phone number on the score alone.",
         "- Not for profiling job-seekers, migrants or women who post or answer ads.",
-        "- Not validated on non-ad text (chat, news) or on other countries' ads; see the external checks.",
+        "- Not validated on other countries' ads; non-ad text (warnings, news, chat) is recognised "
+        "by the text-kind head where the model has one, see the context section and external checks.",
         "- Not an OEP-licence verifier: a licence number in an ad lowers risk but is not checked against BE&OE.",
         "",
         "## Bands",
@@ -149,6 +192,29 @@ def render(model_dir: Path, external: str = "auto") -> str:
         "",
         *_indicator_table(contract["metrics"]),
         "",
+        *([
+            "## Context: warnings, news and honest agencies (gold-context slice)",
+            "",
+            "A slice written apart from every training batch (`data/corpus/gold-context/`): scam "
+            "warnings, news and other non-ads that quote trafficking words, legitimate travel "
+            "agencies and licensed OEPs, and hard positives in euphemisms, one-liners and unusual "
+            "registers. "
+            + ("The risk is P(ad) from the text-kind head times the risk of an ad "
+               "(`risk_gate: text_kind`). " if contract.get("risk_gate") == "text_kind" else "")
+            + "For non-ads and legitimate ads every flag is a false alarm; for the risky cases "
+            "`flagged high` is recall at high.",
+            "",
+            *_context_table(contract["metrics"]),
+            "",
+        ] if "gold_context" in contract["metrics"] else []),
+        *([
+            "## Before and after",
+            "",
+            f"The previous model (`{compare}`) and this one on the same gold set and slice.",
+            "",
+            *compare_models(model_dir, compare, Path(contract["training"]["config"]["corpus_dir"])),
+            "",
+        ] if compare else []),
         *([
             "## The stack's parts side by side",
             "",
@@ -187,9 +253,11 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="models/default")
     ap.add_argument("--external", default="auto")
+    ap.add_argument("--compare", type=Path, default=None,
+                    help="a previous model directory to show side by side (before and after)")
     args = ap.parse_args(argv)
     folder = Path(args.model)
-    (folder / "MODEL_CARD.md").write_text(render(folder, args.external), encoding="utf-8")
+    (folder / "MODEL_CARD.md").write_text(render(folder, args.external, args.compare), encoding="utf-8")
     print(f"wrote {folder / 'MODEL_CARD.md'}")
 
 

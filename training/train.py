@@ -101,7 +101,7 @@ def train(cfg: TrainConfig) -> Path:
     train_rows = _take(load_split(corpus, "train", cfg.use_augmented), cfg.max_train_samples, cfg.seed)
     dev_rows = _take(load_split(corpus, "dev"), cfg.max_eval_samples, cfg.seed)
     evals = {"dev": dev_rows}
-    for name in ("test", "gold"):
+    for name in ("test", "gold", "gold_context"):
         if (corpus / f"{name}.jsonl").is_file():
             rows = _take(load_split(corpus, name), cfg.max_eval_samples, cfg.seed)
             if rows:
@@ -113,7 +113,8 @@ def train(cfg: TrainConfig) -> Path:
     arrays = fit_linear(X_train, targets(train_rows), cfg)
     if cfg.text_kind_head:
         arrays.update(fit_text_kind(X_train, train_rows, cfg))
-    contract = Contract(name=cfg.name, version=cfg.version, kind="linear")
+    gate = cfg.risk_gate if "kind_W" in arrays else None
+    contract = Contract(name=cfg.name, version=cfg.version, kind="linear", risk_gate=gate)
     model = Model(contract, None, arrays)
 
     if cfg.kind == "stack":
