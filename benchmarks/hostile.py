@@ -21,6 +21,7 @@ import base64
 import cProfile
 import io
 import json
+import os
 import pstats
 import random
 import statistics
@@ -248,6 +249,9 @@ def main() -> None:
                     help="cProfile the hostile ads scored one by one, and the review pages")
     ap.add_argument("--no-review", action="store_true", help="skip the review-page timing")
     args = ap.parse_args()
+    # The encoder keeps the embeddings of the last 20,000 texts per process (for training): (b)
+    # would reuse (a)'s. Off, so each file costs what a fresh `nigehbaan score` run costs.
+    os.environ["NIGEHBAAN_EMBED_MEMO"] = "0"
     models = args.model or ["default", "fast"]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
