@@ -111,3 +111,36 @@ def summary_row(cid: str, kind: str, metas: list[AdMeta], hubs: dict[str, int] |
         mine = {c for m in metas for c in m.contacts}
         row["hubs"] = {c: n for c, n in sorted(hubs.items()) if c in mine}
     return row
+
+
+# How `--clusters` is written by the table writers (CSV/Parquet): these columns typed, the other
+# fields (lists, objects) kept as JSON; `read_summaries` undoes it.
+SUMMARY_COLUMNS = (("id", "string"), ("kind", "string"), ("size", "float"))
+
+
+def read_summaries(path: str):
+    """Yield (row number, summary dict) from a `--clusters` file (.jsonl, .csv or .parquet, as
+    `nigehbaan cluster` writes it); nested fields come back as lists and objects. Raises
+    UsageError for a file it cannot read or a line that is not a JSON object."""
+    import json
+
+    from nigehbaan.inference.errors import UsageError
+    from nigehbaan.inference.io import decode_cells, format_of, readers
+
+    fmt = format_of(path, "clusters file")
+    for row in readers[fmt](path, require=()):
+        if row.error is not None:
+            raise UsageError(
+                f"{path}:{row.line}: expected one summary object per line, found {row.error}. "
+                f"Fix: write it again with `nigehbaan cluster INPUT -o OUT --clusters {path}`."
+            )
+        record = row.record
+        if fmt in ("csv", "parquet"):
+            record = decode_cells(record, SUMMARY_COLUMNS)
+            for key, value in list(record.items()):
+                if key not in ("id", "kind", "template") and isinstance(value, str) and value[:1] in "[{":
+                    try:
+                        record[key] = json.loads(value)
+                    except ValueError:
+                        pass
+        yield row.n if fmt in ("csv", "parquet") else row.line, record
