@@ -13,7 +13,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from nigehbaan.review import dashboard, downloads, views
+from nigehbaan.review import campaign_views, dashboard, downloads, views
 from nigehbaan.review.auth import (
     SESSION_COOKIE,
     SESSION_SECONDS,
@@ -72,6 +72,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)  # added last = outermost: every response gets them
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(views.router)
+    app.include_router(campaign_views.router)
     app.include_router(dashboard.router)
     app.include_router(downloads.router)
     _add_login_routes(app)

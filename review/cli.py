@@ -41,9 +41,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "Load scored ads (.jsonl, .csv or .parquet). Re-importing the same or a re-scored file "
         "updates ads by id and never duplicates them. A decided ad whose text or scores changed "
         "goes back to the queue (its earlier decisions are kept in the log, marked stale). Rows "
-        "with a scoring error are imported in the 'unscored' band.",
+        "with a scoring error are imported in the 'unscored' band. Clustered rows "
+        "(`nigehbaan cluster`) keep their template and network; --clusters adds the summaries.",
     )
-    p.add_argument("scored_file", help="output of `nigehbaan score`")
+    p.add_argument(
+        "scored_file", help="output of `nigehbaan score` (or of `nigehbaan cluster` on it)"
+    )
+    p.add_argument(
+        "--clusters",
+        default=None,
+        metavar="FILE",
+        help="the --clusters summaries of `nigehbaan cluster` (templates and networks), for the "
+        "campaign pages",
+    )
     p.set_defaults(func=_run_import)
 
     p = command("adduser", "add an analyst or supervisor", "Add a user; the password is asked for.")
@@ -115,9 +125,13 @@ def _run_import(args: argparse.Namespace) -> int:
     conn = connect(args.db, create=True)
     try:
         summary = import_file(conn, args.scored_file)
+        print(f"{args.db}: {summary.format()}", file=sys.stderr)
+        if args.clusters:
+            from nigehbaan.review.campaigns import import_summaries
+
+            print(f"{args.db}: {import_summaries(conn, args.clusters).format()}", file=sys.stderr)
     finally:
         conn.close()
-    print(f"{args.db}: {summary.format()}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from nigehbaan.inference.errors import UsageError
-from nigehbaan.review.migrate import SCHEMA_VERSION, upgrade
+from nigehbaan.review.migrate import SCHEMA_VERSION, UPGRADABLE, upgrade
 
 # SCHEMA below is version 1; migrate.upgrade() brings every database, new or old, to
 # SCHEMA_VERSION when it is opened.
@@ -134,7 +134,7 @@ def connect(path: str | Path, *, create: bool = False) -> sqlite3.Connection:
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(BASE_VERSION),),
             )
-        if _has_table(conn, "meta") and get_meta(conn, "schema_version") == str(BASE_VERSION):
+        if _has_table(conn, "meta") and get_meta(conn, "schema_version") in UPGRADABLE:
             upgrade(conn)
         _check_schema(conn, path)
     except sqlite3.DatabaseError as exc:

@@ -154,7 +154,7 @@ def decide(
 # `stale`: the ad's text or scores changed on a re-import after this decision (see importer).
 _LOG_COLUMNS = (
     "d.id, d.ad_id, d.action, d.from_version, d.removed_json, d.added_json, d.note, d.at, "
-    "u.name AS by_name, EXISTS (SELECT 1 FROM reimports r WHERE r.ad_id = d.ad_id "
+    "d.campaign_id, u.name AS by_name, EXISTS (SELECT 1 FROM reimports r WHERE r.ad_id = d.ad_id "
     "AND r.to_version > d.from_version) AS stale"
 )
 

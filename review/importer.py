@@ -7,6 +7,10 @@ change is logged in `reimports` (which marks every earlier decision on the ad st
 decisions themselves stay in the audit log) and the ad goes back to the queue undecided, so no
 export pairs the new text with the old label.
 
+Rows from `nigehbaan cluster` carry `template_id` and `network_id`: they are stored on the ad
+(a re-import without them keeps the ad's campaign). The `--clusters` summary file is imported
+by `campaigns.import_summaries`.
+
 Rows the scorer could not score (`error` set) are imported in the `unscored` band so an
 analyst can still see them; they sort after every scored ad. An error row without an id (the
 input had neither an id nor a text to derive one from) is skipped and counted.
@@ -154,6 +158,15 @@ def _record(n: int, row: dict[str, Any], summary: ImportSummary) -> tuple | None
         if ind.get("id") not in INDICATORS:
             summary.unknown_indicators.add(str(ind.get("id")))
     model = row.get("model") if isinstance(row.get("model"), dict) else {}
+    campaign = []
+    for key in ("template_id", "network_id"):
+        value = row.get(key)
+        if value not in (None, "") and not isinstance(value, str):
+            raise UsageError(
+                f"{where} (id {row['id']}): expected {key!r} to be a string (as `nigehbaan "
+                f"cluster` writes it), found {str(value)[:40]!r}. Fix: re-run `nigehbaan cluster`."
+            )
+        campaign.append(value[:200] if value else None)
     canonical = json.dumps(row, sort_keys=True, ensure_ascii=False, default=str)
     return (
         str(row["id"]),
@@ -166,6 +179,7 @@ def _record(n: int, row: dict[str, Any], summary: ImportSummary) -> tuple | None
         f" {' '.join(model_indicator_ids(row))} ",
         " ".join(str(model.get(k, "")) for k in ("name", "version")).strip(),
         error,
+        *campaign,
         canonical,
         hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
     )
@@ -212,7 +226,10 @@ def _write(conn: sqlite3.Connection, batch: list[tuple[tuple, dict]], s: ImportS
                 s.reopened += _mark_stale(conn, ad_id, rec[-2], now)
                 conn.execute(
                     "UPDATE ads SET text=?, risk=?, rank=?, band=?, lang=?, platform=?, "
-                    "indicators=?, model_version=?, error=?, scored_json=?, content_hash=?, "
+                    "indicators=?, model_version=?, error=?, "
+                    # A re-scored file without cluster columns keeps the ad in its campaign.
+                    "template_id=COALESCE(?, template_id), network_id=COALESCE(?, network_id), "
+                    "scored_json=?, content_hash=?, "
                     "version=version+1, imported_at=? WHERE id=?",
                     (*rec[1:], now, ad_id),
                 )
@@ -221,8 +238,8 @@ def _write(conn: sqlite3.Connection, batch: list[tuple[tuple, dict]], s: ImportS
             else:
                 conn.execute(
                     "INSERT INTO ads (id, text, risk, rank, band, lang, platform, indicators, "
-                    "model_version, error, scored_json, content_hash, imported_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "model_version, error, template_id, network_id, scored_json, content_hash, "
+                    "imported_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (*rec, now),
                 )
                 s.inserted += 1

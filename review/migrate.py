@@ -23,6 +23,14 @@ SQLite cannot change a CHECK constraint in place, so `decisions` is rebuilt in o
 following SQLite's documented procedure (foreign keys off, copy, drop, rename, recreate its
 indexes and triggers, check foreign keys); the table's own SQL is edited, not rewritten, so
 columns or triggers added to version 1 survive the rebuild.
+
+Version 3 adds review by campaign (issue 10, item 5; `nigehbaan cluster` output):
+
+- `ads.template_id`, `ads.network_id`, indexed with the columns the campaign pages read, so a
+  template's members and the one-row-per-template queue come from the index.
+- `campaigns`: one row per template or network summary (`--clusters FILE`), the summary as JSON.
+- `decisions.campaign_id`: set on each member's decision when one decision covered a whole
+  template (every member still gets its own row in the append-only log).
 """
 
 from __future__ import annotations
@@ -31,7 +39,9 @@ import sqlite3
 
 from nigehbaan.inference.errors import UsageError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# Versions `upgrade` brings to SCHEMA_VERSION, one step after another.
+UPGRADABLE = ("1", "2")
 
 _V2_ADDITIONS = """
 CREATE INDEX IF NOT EXISTS ads_assigned ON ads (assigned_to, rank, id);
@@ -83,6 +93,34 @@ CREATE TRIGGER IF NOT EXISTS reimports_no_replace BEFORE INSERT ON reimports
 WHEN EXISTS (SELECT 1 FROM reimports WHERE id = NEW.id)
 BEGIN SELECT RAISE(ABORT, 'the re-import log is append-only'); END;
 """
+
+
+_V3_ADDITIONS = """
+CREATE INDEX IF NOT EXISTS ads_template ON ads (template_id, rank, id, status, lang);
+CREATE INDEX IF NOT EXISTS ads_network ON ads (network_id, template_id);
+CREATE TABLE IF NOT EXISTS campaigns (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('template', 'network')),
+  network_id TEXT,
+  size INTEGER NOT NULL DEFAULT 0,
+  summary_json TEXT NOT NULL,
+  imported_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS campaigns_by_network ON campaigns (network_id, kind);
+CREATE INDEX IF NOT EXISTS decisions_by_campaign ON decisions (campaign_id, id)
+  WHERE campaign_id IS NOT NULL;
+"""
+
+
+def _to_v3(conn: sqlite3.Connection) -> None:
+    for column in ("template_id", "network_id"):
+        if column not in _columns(conn, "ads"):
+            conn.execute(f"ALTER TABLE ads ADD COLUMN {column} TEXT")
+    if "campaign_id" not in _columns(conn, "decisions"):
+        conn.execute("ALTER TABLE decisions ADD COLUMN campaign_id TEXT")
+    for stmt in _V3_ADDITIONS.split(";\n"):
+        if stmt.strip():
+            conn.execute(stmt)
 
 
 def _version(conn: sqlite3.Connection) -> str | None:
@@ -139,9 +177,9 @@ def _to_v2(conn: sqlite3.Connection) -> None:
 
 
 def upgrade(conn: sqlite3.Connection) -> None:
-    """Bring a version-1 database to SCHEMA_VERSION; a no-op when it is there already.
+    """Bring a version-1 or -2 database to SCHEMA_VERSION; a no-op when it is there already.
 
-    Runs in one write transaction: a failure leaves the database at version 1.
+    Runs in one write transaction: a failure leaves the database at the version it had.
     """
     if _version(conn) == str(SCHEMA_VERSION):
         return
@@ -149,8 +187,11 @@ def upgrade(conn: sqlite3.Connection) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if _version(conn) == "1":  # another process may have upgraded meanwhile
-                _to_v2(conn)
+            found = _version(conn)  # another process may have upgraded meanwhile
+            if found in UPGRADABLE:
+                if found == "1":
+                    _to_v2(conn)
+                _to_v3(conn)
                 problems = conn.execute("PRAGMA foreign_key_check").fetchall()
                 if problems:
                     raise UsageError(

@@ -120,6 +120,11 @@ def ad_view(ad_id: str, request: Request, user: LoggedIn, conn: Conn):
         max_highlighted=MAX_HIGHLIGHTED,
         entities=entity_lists(scored.get("entities")),
         shared=_shared(conn, ad_id, scored),
+        campaign_size=conn.execute(
+            "SELECT COUNT(*) FROM ads WHERE template_id = ?", (ad["template_id"],)
+        ).fetchone()[0]
+        if ad["template_id"]
+        else 0,
         filters=filters,
         prev_id=prev_id,
         next_id=next_id,

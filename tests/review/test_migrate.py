@@ -37,7 +37,12 @@ def test_a_schema_1_database_opens_keeps_its_log_and_gains_the_new_features(tmp_
     path = tmp_path / "old.db"
     _old_db(path)
     conn = connect(path)  # not create: an existing file is upgraded, not refused
-    assert get_meta(conn, "schema_version") == str(SCHEMA_VERSION) == "2"
+    assert get_meta(conn, "schema_version") == str(SCHEMA_VERSION) == "3"
+    assert conn.execute("SELECT template_id, network_id FROM ads WHERE id = 'a1'").fetchone()[:] == (
+        None,
+        None,
+    )
+    assert conn.execute("SELECT campaign_id FROM decisions").fetchone()[0] is None
     row = conn.execute("SELECT ad_id, action, note, kind, spans_json FROM decisions").fetchone()
     assert tuple(row) == ("a1", "confirm", "old note", "decision", "[]")
     assert conn.execute("SELECT decision_id FROM ads WHERE id = 'a1'").fetchone()[0] == 1
@@ -71,5 +76,32 @@ def test_a_database_of_an_unknown_schema_is_refused(tmp_path):
     raw.execute("INSERT INTO meta VALUES ('schema_version', '99')")
     raw.commit()
     raw.close()
-    with pytest.raises(Exception, match="expected schema version 2, found 99"):
+    with pytest.raises(Exception, match="expected schema version 3, found 99"):
         connect(path)
+
+
+def test_a_schema_2_database_gains_the_campaign_tables(tmp_path):
+    """A review.db of the issue-15 version (schema 2) upgrades to 3 with its log intact."""
+    from nigehbaan.review.migrate import _to_v2
+
+    path = tmp_path / "v2.db"
+    _old_db(path)
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("BEGIN")
+    _to_v2(raw)
+    raw.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    raw.execute("COMMIT")
+    raw.close()
+    conn = connect(path)
+    assert get_meta(conn, "schema_version") == "3"
+    assert conn.execute("SELECT COUNT(*) FROM campaigns").fetchone()[0] == 0
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"ads_template", "ads_network", "decisions_by_campaign"} <= indexes
+    assert tuple(conn.execute("SELECT ad_id, action, note FROM decisions").fetchone()) == (
+        "a1",
+        "confirm",
+        "old note",
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE decisions SET campaign_id = 't-1'")
+    conn.close()
