@@ -18,6 +18,7 @@ import hashlib
 import json
 import sqlite3
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,14 +65,21 @@ def import_summaries(conn: sqlite3.Connection, path: str | Path) -> SummaryImpor
             f"clusters file not found: expected the --clusters output of `nigehbaan cluster`, "
             f"found nothing at {path}. Fix: check the path."
         )
+    return import_summary_rows(conn, read_summaries(str(path)), where=str(path))
+
+
+def import_summary_rows(
+    conn: sqlite3.Connection, rows: Iterable[tuple[int, dict]], where: str = "summaries"
+) -> SummaryImport:
+    """Upsert numbered summary rows (see `import_summaries`)."""
     out = SummaryImport()
     batch: list[dict] = []
-    for n, row in read_summaries(str(path)):
+    for n, row in rows:
         out.read += 1
         cid, kind = row.get("id"), row.get("kind")
         if not isinstance(cid, str) or not cid or kind not in ("template", "network"):
             raise UsageError(
-                f"{path} row {n}: expected a campaign summary with a string 'id' and 'kind' "
+                f"{where} row {n}: expected a campaign summary with a string 'id' and 'kind' "
                 f"'template' or 'network', found id={str(cid)[:40]!r}, kind={str(kind)[:20]!r}. "
                 f"Fix: pass the file written by `nigehbaan cluster ... --clusters FILE`."
             )

@@ -67,14 +67,20 @@ def network_svg(
     edges = [(t, c) for t, _, cs in shown for c in sorted(set(cs)) if c in set(contacts)]
 
     def mean_angle(c: str) -> float:
-        xs = [(math.cos(angle[t]), math.sin(angle[t])) for t, k in edges if k == c]
-        return math.atan2(sum(y for _, y in xs), sum(x for x, _ in xs)) if xs else 0.0
+        ts = [angle[t] for t, k in edges if k == c]
+        x, y = sum(math.cos(a) for a in ts), sum(math.sin(a) for a in ts)
+        if math.hypot(x, y) < 1e-6:  # opposite templates: beside them, not across one
+            return (ts[0] if ts else 0.0) + math.pi / 2
+        return math.atan2(y, x)
 
-    order = sorted(contacts, key=lambda c: (mean_angle(c), c))
-    step = 2 * math.pi / max(1, len(order))
-    pos_c = {}
-    for i, c in enumerate(order):  # spread evenly, in the order of their templates' angles
-        a = mean_angle(order[0]) + i * step
+    wanted = {c: mean_angle(c) % (2 * math.pi) for c in contacts}
+    order = sorted(contacts, key=lambda c: (wanted[c], c))
+    # Each contact near its templates, pushed on just far enough to keep labels apart.
+    gap = min(2 * math.pi / max(1, len(order)), 0.35)
+    pos_c, last = {}, -math.inf
+    for c in order:
+        a = max(wanted[c], last + gap)
+        last = a
         pos_c[c] = (cx + r_c * math.cos(a), cy + r_c * math.sin(a), a)
 
     hub_set = set(hubs)

@@ -18,11 +18,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.review.browser import demo_database, launch_chromium, live_server, log_in  # noqa: E402
+from nigehbaan.review.db import connect  # noqa: E402
+
+from tests.review.browser import (  # noqa: E402
+    add_demo_campaign,
+    demo_database,
+    launch_chromium,
+    live_server,
+    log_in,
+)
 
 
 def take_screenshots(out: Path) -> list[Path]:
-    """Write queue.png, ad-urdu.png, ad-english.png and dashboard.png to `out`."""
+    """Write queue.png, ad-urdu.png, ad-english.png, dashboard.png and campaign.png to `out`."""
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -39,7 +47,12 @@ def take_screenshots(out: Path) -> list[Path]:
                 ("ad-urdu", "/ads/demo-ur-1"),
                 ("ad-english", "/ads/demo-en-1"),
                 ("dashboard", "/dashboard"),
+                ("campaign", "/campaigns/t-demo-gulf"),
             ):
+                if name == "campaign":  # added last, so the other pictures stay as they were
+                    conn = connect(db)
+                    add_demo_campaign(conn)
+                    conn.close()
                 page.goto(base + path)
                 page.wait_for_load_state("networkidle")
                 shots.append(out / f"{name}.png")

@@ -71,9 +71,12 @@ def log_in(page, base_url: str, name: str, password: str) -> None:
     page.wait_for_url(f"{base_url}/queue")
 
 
-def demo_database(path: Path, user: str, password: str, decide: bool = True) -> Path:
+def demo_database(
+    path: Path, user: str, password: str, decide: bool = True, campaigns: bool = False
+) -> Path:
     """A review database holding the demo ads, one analyst, and (optionally) a few decisions
-    so the dashboard has something to show."""
+    so the dashboard has something to show, and the demo campaign (clustered re-posts and
+    their summaries) for the campaign pages."""
     from nigehbaan.review.auth import User, add_user
     from nigehbaan.review.db import connect
     from nigehbaan.review.decisions import decide as record
@@ -83,6 +86,8 @@ def demo_database(path: Path, user: str, password: str, decide: bool = True) -> 
 
     conn = connect(path, create=True)
     import_rows(conn, enumerate(DEMO_ADS, 1))
+    if campaigns:
+        add_demo_campaign(conn)
     add_user(conn, user, "analyst", password)
     if decide:
         analyst = User(1, user, "analyst")
@@ -90,3 +95,15 @@ def demo_database(path: Path, user: str, password: str, decide: bool = True) -> 
         record(conn, analyst, "demo-en-3", "dismiss", 1, note="licensed OEP, realistic pay")
     conn.close()
     return path
+
+
+def add_demo_campaign(conn) -> None:
+    """Import the demo campaign (tests/review/demo.py: clustered re-posts and their
+    summaries) into an open review database."""
+    from nigehbaan.review.campaigns import import_summary_rows
+    from nigehbaan.review.importer import import_rows
+
+    from .demo import CAMPAIGN_ADS, CAMPAIGN_SUMMARIES
+
+    import_rows(conn, enumerate(CAMPAIGN_ADS, 1))
+    import_summary_rows(conn, enumerate(CAMPAIGN_SUMMARIES, 1))

@@ -200,3 +200,83 @@ DEMO_ADS: list[dict[str, Any]] = [
         "platform": "classifieds",
     },
 ]
+
+
+# A campaign for the campaign page (issue 10, item 5): one Roman Urdu / English ad re-posted in
+# six cities behind two WhatsApp numbers (template t-demo-gulf), and a driver ad sharing one of
+# the numbers (template t-demo-driver): one network, n-demo. As `nigehbaan cluster` would mark
+# them, with its --clusters summaries in CAMPAIGN_SUMMARIES.
+_GULF = (
+    "Girls required for hotel jobs in {city}. Age 18-25. Visa aur ticket free, "
+    "tajurba zaroori nahi. Salary {pay} mahana. WhatsApp only {phone}"
+)
+_CITIES = ["Dubai", "Doha", "Riyadh", "Muscat", "Sharjah", "Bahrain"]
+CAMPAIGN_ADS: list[dict[str, Any]] = [
+    scored_ad(
+        f"gulf-{i + 1}",
+        _GULF.format(city=city, pay=f"{2 + i % 3} lakh", phone=phone),
+        round(0.93 - 0.03 * i, 2),
+        "high",
+        "mixed" if i % 2 else "en",
+        {
+            "gender_age_targeting": ["Girls required", "Age 18-25"],
+            "free_visa_travel": ["Visa aur ticket free"],
+            "no_experience_required": ["tajurba zaroori nahi"],
+            "off_platform_contact": ["WhatsApp only"],
+        },
+        phones=[f"+92{phone[1:].replace('-', '')}"],
+        platform=("facebook", "olx", "telegram")[i % 3],
+        posted_at=f"2024-06-{3 + 2 * i:02d}",
+        template_id="t-demo-gulf",
+        network_id="n-demo",
+    )
+    for i, (city, phone) in enumerate(
+        zip(_CITIES, ["0301-5550101", "0301-5550101", "0345-5550202"] * 2, strict=True)
+    )
+] + [
+    scored_ad(
+        f"driver-{i + 1}",
+        f"Driver chahiye Saudi ke liye. Peshgi milegi, salary {6 + i} mahine baad. "
+        "Rabta 0345-5550202",
+        0.71,
+        "high",
+        "ur-Latn",
+        {"debt_bondage": ["Peshgi milegi"]},
+        phones=["+923455550202"],
+        platform="facebook",
+        posted_at=f"2024-06-1{i}",
+        template_id="t-demo-driver",
+        network_id="n-demo",
+    )
+    for i in range(2)
+]
+CAMPAIGN_SUMMARIES: list[dict[str, Any]] = [
+    {
+        "id": "t-demo-gulf",
+        "kind": "template",
+        "size": 6,
+        "members": [f"gulf-{i}" for i in range(1, 7)],
+        "network_id": "n-demo",
+        "template": "girls required for hotel jobs in {slot}. age 18-25. visa aur ticket free, "
+        "tajurba zaroori nahi. salary {slot} lakh mahana. whatsapp only {slot}",
+        "contacts": ["phone:+923015550101", "phone:+923455550202"],
+    },
+    {
+        "id": "t-demo-driver",
+        "kind": "template",
+        "size": 2,
+        "members": ["driver-1", "driver-2"],
+        "network_id": "n-demo",
+        "template": "driver chahiye saudi ke liye. peshgi milegi, salary {slot} mahine baad. "
+        "rabta 0345-5550202",
+        "contacts": ["phone:+923455550202"],
+    },
+    {
+        "id": "n-demo",
+        "kind": "network",
+        "size": 8,
+        "members": [],
+        "templates": ["t-demo-gulf", "t-demo-driver"],
+        "hubs": {},
+    },
+]
