@@ -13,6 +13,7 @@ from nigehbaan.review.netsvg import network_svg
 from nigehbaan.review.web import Conn, FormUser, LoggedIn, ad_key, render
 
 router = APIRouter()
+MAX_MEMBER_ROWS = 2000  # rows in a campaign page's table; the figures count every member
 
 
 def campaign_href(cid: str) -> str:
@@ -91,6 +92,7 @@ def campaign_page(cid: str, request: Request, user: LoggedIn, conn: Conn):
         svg=svg,
         svg_note=svg_note,
         hubs=(c.summary or {}).get("hubs") or {},
+        max_rows=MAX_MEMBER_ROWS,
     )
 
 
