@@ -36,8 +36,9 @@ from tests.conftest import ROOT
 
 RULES = str(ROOT / "models" / "rules")
 FAST = str(ROOT / "models" / "fast")
-# Seconds one example may take (a few rows; the machine is shared, so generous): a quadratic
-# path on a 50,000-character token takes minutes, which this still catches.
+# CPU seconds of this process one example may take (a few rows, scored in-process with
+# --workers 1): a quadratic path on a 50,000-character token takes minutes, which this catches.
+# CPU time, not wall time: on a shared, loaded machine a 10-second example took 69 s of wall time.
 TIME_BOUND_S = 30.0
 FUZZ = dict(
     deadline=None,
@@ -174,9 +175,7 @@ def _raw_controls(line: str) -> str:
 @st.composite
 def jsonl_row(draw, i: int, huge: bool = True) -> tuple[bytes, Expect]:
     """One JSONL line (bytes, without the newline) and what it must score as."""
-    # "deep" (nesting past the recursion limit) is left out while it crashes the reader: see
-    # test_known_crash_jsonl below; put it back here when that test passes.
-    kind = draw(st.sampled_from(["object"] * 6 + ["broken", "not_object", "bad_utf8"]))
+    kind = draw(st.sampled_from(["object"] * 6 + ["broken", "not_object", "bad_utf8", "deep"]))
     if kind == "not_object":
         value = draw(st.one_of(json_values.filter(lambda v: not isinstance(v, dict)), st.just([])))
         return json.dumps(value).encode(), Expect(False)
@@ -319,9 +318,9 @@ def run_jsonl(tmp: Path, data: bytes, expects: list[Expect], model: str = RULES,
     src = tmp / "in.jsonl"
     src.write_bytes(data)
     out = tmp / f"out{fmt}"
-    start = time.perf_counter()
+    start = time.process_time()
     rc = _score(src, out, model)
-    assert time.perf_counter() - start < TIME_BOUND_S
+    assert time.process_time() - start < TIME_BOUND_S
     rows = read_output(out)
     check_scored(rows, expects, rc)
     return rows
@@ -417,9 +416,9 @@ def test_csv_every_row_out_in_order(tmp_path_factory, f, fmt):
     src = tmp / "in.csv"
     src.write_bytes(data)
     out = tmp / f"out{fmt}"
-    start = time.perf_counter()
+    start = time.process_time()
     rc = _score(src, out)
-    assert time.perf_counter() - start < TIME_BOUND_S
+    assert time.process_time() - start < TIME_BOUND_S
     check_scored(read_output(out), expects, rc)
 
 
@@ -459,11 +458,9 @@ EXTRA_COLUMNS = {
 }
 
 
-# Columns whose values the reader passes on as objects json.dumps cannot write (Decimal,
-# timedelta, and datetime/bytes inside a struct or list): each crashes `score` with a TypeError
-# traceback today. Left out of parquet_table while test_known_crash_parquet_values fails; move
-# them back into EXTRA_COLUMNS when it passes.
-CRASHING_COLUMNS = {
+# Values json.dumps cannot write as they come from pyarrow (Decimal, timedelta, datetime/bytes
+# inside a struct or list): each crashed `score` with a TypeError before the reader converted them.
+EXTRA_COLUMNS |= {
     "decimal": lambda d, n: pa.array([d(st.none() | st.decimals(-999, 999, places=2)) for _ in range(n)], pa.decimal128(5, 2)),
     "duration": lambda d, n: pa.array([d(st.none() | st.timedeltas(dt.timedelta(days=-9), dt.timedelta(days=9))) for _ in range(n)], pa.duration("us")),
     "nested": lambda d, n: pa.array(
@@ -498,9 +495,9 @@ def test_parquet_every_row_out_in_order(tmp_path_factory, t, fmt):
     src = tmp / "in.parquet"
     pq.write_table(table, src)
     out = tmp / f"out{fmt}"
-    start = time.perf_counter()
+    start = time.process_time()
     rc = _score(src, out)
-    assert time.perf_counter() - start < TIME_BOUND_S
+    assert time.process_time() - start < TIME_BOUND_S
     check_scored(read_output(out), expects, rc)
 
 
@@ -510,9 +507,9 @@ def test_parquet_every_row_out_in_order(tmp_path_factory, t, fmt):
 @settings(max_examples=60, **FUZZ)
 @given(text=texts_for_normalize())
 def test_offset_map_holds_on_pathological_text(text):
-    start = time.perf_counter()
+    start = time.process_time()
     n = normalize(text)
-    assert time.perf_counter() - start < 5.0, "normalisation should be linear in the text"
+    assert time.process_time() - start < 5.0, "normalisation should be linear in the text"
     assert len(n.starts) == len(n.ends) == len(n.text)
     for s, e in zip(n.starts, n.ends, strict=True):
         assert 0 <= s < e <= len(text)
@@ -597,7 +594,7 @@ def test_highlight_of_an_ad_full_of_bidi_controls_is_fast():
 
     text = ("🙏 0 3 0 0 1 2 3 4 5 6 7 \u202eزیرو فیس\u202c free visa " * 3_000)[:MAX_TEXT_CHARS]
     evidence = [{"start": m.start(), "end": m.end(), "text": "free visa"} for m in re.finditer("free visa", text)]
-    start = time.perf_counter()
+    start = time.process_time()
     html, skipped, unmarked = highlight(text, [{"id": "free_visa_travel", "evidence": evidence}])
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
     assert skipped == 0 and unmarked == len(evidence) - 2000 and html.count("[U+202E]") == 3_000
