@@ -44,7 +44,7 @@ def ordinary_ads(n: int, seed: int = 7) -> list[dict]:
     """n ordinary ads from the corpus; past its 5,050 texts, repeats get a varied tail."""
     texts = []
     for split in ("train", "test", "dev"):
-        with open(ROOT / "data" / "corpus" / "v2" / f"{split}.jsonl", encoding="utf-8") as f:
+        with open(ROOT / "data" / "corpus" / "v3" / f"{split}.jsonl", encoding="utf-8") as f:
             texts += [json.loads(line)["text"] for line in f if line.strip()]
     rng = random.Random(seed)
     tails = ["", " Contact now.", " رابطہ کریں۔", " Jaldi karein!", " Apply today.", " 🙏"]

@@ -24,7 +24,7 @@ def test_every_built_file_passes_the_validator():
 
 def test_raw_files_are_valid_json_with_known_labels():
     for f in sorted((ROOT / "data" / "corpus").glob("*/*.jsonl")):
-        if f.parent.name in ("v2", "v3", "corrections"):
+        if f.parent.name in ("v3", "corrections"):
             continue
         for line in f.read_text(encoding="utf-8").splitlines():
             raw = json.loads(line)
