@@ -85,8 +85,9 @@ def compare_models(new_dir: Path, old_dir: Path, corpus: Path) -> list[str]:
             risky = np.array([r["risk"] == 1 for r in rows])
             flagged = _f(float((P[nonad, 0] >= bands["medium"]).mean())) if nonad.any() else "n/a"
             recall = _f(float((P[risky, 0] >= bands["high"]).mean())) if risky.any() else "n/a"
-            md.append(f"| {label} ({out['model'].contract.name} {out['model'].contract.version}, "
-                      f"{Path(folder).name}) | {split} | {pr} | "
+            c = out["model"].contract
+            corpus_version = (c.training.get("corpus_manifest") or {}).get("version")
+            md.append(f"| {label}: {c.name} {c.version} (corpus {corpus_version}) | {split} | {pr} | "
                       f"{_f(m['overall']['indicators']['micro_f1'])} | {flagged} | {recall} |")
     return md
 
@@ -210,7 +211,8 @@ def render(model_dir: Path, external: str = "auto", compare: Path | None = None)
         *([
             "## Before and after",
             "",
-            f"The previous model (`{compare}`) and this one on the same gold set and slice.",
+            "The previously shipped model and this one, scored now on the same gold set and "
+            "gold-context slice.",
             "",
             *compare_models(model_dir, compare, Path(contract["training"]["config"]["corpus_dir"])),
             "",
