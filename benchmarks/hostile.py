@@ -1,6 +1,6 @@
 """Do a few hostile ads slow down a whole file, or a review page? (issue 15)
 
-Builds N ordinary ads (corpus v2 train/test/dev texts, repeated with small variations, unique
+Builds N ordinary ads (corpus v3 train/test/dev texts, repeated with small variations, unique
 ids) and 100 hostile ones: lone surrogates, texts just under the 200,000-character limit (two
 over it, which must come out as error rows), 50,000-character tokens, "free visa " repeated
 tens of thousands of times, deep HTML, base64 blobs, control-character and zero-width floods.
