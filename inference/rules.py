@@ -6,7 +6,7 @@ original offsets, so `text[hit.start:hit.end]` is the evidence exactly as posted
 
 The lexicon is the `lexicon.json` of every language pack (`inference/lang/<code>/`, see
 `langpacks.py`): per indicator, hand-written `phrases` and `mined` ones (from training-split
-evidence, see `training/mine_lexicon.py`), plus `negation_cues` and `exclude` phrases.
+evidence, see `training/corpus/mine_lexicon.py`), plus `negation_cues` and `exclude` phrases.
 Every pack's lexicon is matched on every ad, because code-mixed ads are the rule, not the
 exception. The skilled-work and female cues of the entity rules come from the packs too.
 `lexicon_fingerprint()` (version plus content hash) is stored in every trained model, so a
@@ -142,11 +142,14 @@ def _doc_hits(doc, norm: Normalized, lex: Lexicon) -> list[Hit]:
         if key not in best or end > best[key][1]:
             best[key] = (start, end)
     spans = sorted(((ind, s, e) for (ind, _), (s, e) in best.items()), key=lambda x: (x[1], -x[2]))
-    hits, covered = [], {}
+    # A span inside one already kept for its indicator is dropped. Spans come by start, so every
+    # kept span starts at or before this one: "inside" is "ends no later than the furthest kept
+    # end" (one comparison, not one per kept span: thousands of repeated cues were quadratic).
+    hits, furthest = [], {}
     for ind, s, e in spans:
-        if any(cs <= s and e <= ce for cs, ce in covered.get(ind, [])):
+        if e <= furthest.get(ind, -1):
             continue
-        covered.setdefault(ind, []).append((s, e))
+        furthest[ind] = max(e, furthest.get(ind, -1))
         negated = ind in lex.negatable and _negated(doc, s, e, lex.negation_cues)
         span = doc[s:e]
         start, end = norm.to_original(span.start_char, span.end_char)
