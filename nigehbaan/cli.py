@@ -114,7 +114,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from nigehbaan.training.evaluate import evaluate_cli
+    from nigehbaan.training.evaluation.evaluate import evaluate_cli
 
     return evaluate_cli(args.model, args.data, args.report, args.external)
 
@@ -137,7 +137,8 @@ def _add_corpus(sub: argparse._SubParsersAction) -> None:
 def _run_corpus(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from nigehbaan.training import corpus, datasheet, schema
+    from nigehbaan.training.corpus import build as corpus
+    from nigehbaan.training.corpus import datasheet, schema
 
     built = Path(args.data_dir) / corpus.CORPUS_VERSION
     if args.action == "build":

@@ -24,7 +24,7 @@ from typing import TextIO
 
 from nigehbaan.inference.labels import INDICATORS, PLATFORMS
 from nigehbaan.review.scored import corrected_indicators, valid_evidence
-from nigehbaan.training.schema import validate_record
+from nigehbaan.training.corpus.schema import validate_record
 
 
 @dataclass

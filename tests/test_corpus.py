@@ -6,9 +6,15 @@ from pathlib import Path
 
 import pytest
 from nigehbaan.inference.labels import INDICATORS
-from nigehbaan.training.corpus import _ad_id, apply_corrections, read_raw, split_of, verify_manifest
-from nigehbaan.training.data import load_corpus, load_split, read_jsonl
-from nigehbaan.training.schema import validate_file, validate_record
+from nigehbaan.training.corpus.build import (
+    _ad_id,
+    apply_corrections,
+    read_raw,
+    split_of,
+    verify_manifest,
+)
+from nigehbaan.training.corpus.data import load_corpus, load_split, read_jsonl
+from nigehbaan.training.corpus.schema import validate_file, validate_record
 
 from tests.conftest import ROOT
 
@@ -153,7 +159,7 @@ def test_corpus_build_refuses_a_bad_correction_file_with_exit_2(tmp_path, capsys
 
 
 def test_an_evaluation_slice_is_its_own_split_and_never_leaks(tmp_path):
-    from nigehbaan.training.corpus import build_corpus
+    from nigehbaan.training.corpus.build import build_corpus
 
     data = _mini_corpus(tmp_path, {})
     (data / "corrections" / "en-A.jsonl").unlink()

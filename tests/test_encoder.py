@@ -229,8 +229,8 @@ def test_stack_overfit_save_reload(tmp_path, tiny_encoder, monkeypatch):
     from nigehbaan.inference.encoder import clear_cache
     from nigehbaan.inference.model import load_model
     from nigehbaan.inference.scorer import analyze, score_records
-    from nigehbaan.training.data import load_split
-    from nigehbaan.training.metrics import full_metrics, safe_auc
+    from nigehbaan.training.corpus.data import load_split
+    from nigehbaan.training.evaluation.metrics import full_metrics, safe_auc
 
     monkeypatch.setenv("NIGEHBAAN_EMBED_MEMO", "0")  # every score below really re-encodes
     out, corpus = _train_stack(tmp_path, tiny_encoder)

@@ -65,11 +65,11 @@ def test_table_columns_come_in_declared_order_and_types(tmp_path, fmt):
     path = _write(tmp_path / f"o.{fmt}", ROWS, SCORED_COLUMNS)
     if fmt == "parquet":
         schema = pq.read_schema(path)
-        assert schema.names[:9] == [name for name, _ in SCORED_COLUMNS]
+        assert schema.names[: len(SCORED_COLUMNS)] == [name for name, _ in SCORED_COLUMNS]
         assert schema.field("risk").type == pa.float64() and schema.field("model").type == pa.string()
     else:
         header = path.read_text(encoding="utf-8").splitlines()[0].split(",")
-        assert header[:9] == [name for name, _ in SCORED_COLUMNS] and header[-1] == "extra_fields"
+        assert header[: len(SCORED_COLUMNS)] == [name for name, _ in SCORED_COLUMNS] and header[-1] == "extra_fields"
 
 
 def test_jsonl_bad_lines_become_error_rows_in_place(tmp_path):

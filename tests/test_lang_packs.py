@@ -209,7 +209,7 @@ def test_a_bad_pack_is_refused_at_registration_with_what_to_do(tmp_path, files, 
 
 
 def test_mine_lexicon_writes_into_the_packs_and_keeps_their_format(tmp_path):
-    from nigehbaan.training.mine_lexicon import lexicon_path, write_mined
+    from nigehbaan.training.corpus.mine_lexicon import lexicon_path, write_mined
 
     shutil.copytree(ROOT / "inference" / "lang", tmp_path / "lang")
     mined = {}

@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 from nigehbaan.inference.labels import INDICATORS
-from nigehbaan.training.metrics import choose_band_thresholds, choose_indicator_thresholds
+from nigehbaan.training.evaluation.metrics import (
+    choose_band_thresholds,
+    choose_indicator_thresholds,
+)
 from sklearn.metrics import f1_score
 
 
@@ -100,7 +103,7 @@ def test_training_modules_import_without_a_cycle():
     import subprocess
     import sys
 
-    for module in ("stack", "train", "model_card", "data"):
+    for module in ("stack", "train", "evaluation.model_card", "corpus.data"):
         done = subprocess.run([sys.executable, "-c", f"import nigehbaan.training.{module}"],
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, (module, done.stderr[-1500:])
@@ -108,7 +111,7 @@ def test_training_modules_import_without_a_cycle():
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent / "training"
-    for name in ("stack.py", "finetune.py", "model_card.py"):
+    for name in ("stack.py", "finetune.py", "evaluation/model_card.py"):
         tree = ast.parse((root / name).read_text(encoding="utf-8"))
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert "nigehbaan.training.train" not in imported, name

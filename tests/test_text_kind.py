@@ -9,7 +9,7 @@ from nigehbaan.inference.errors import UsageError
 from nigehbaan.inference.labels import TEXT_KINDS
 from nigehbaan.inference.model import load_model
 from nigehbaan.inference.scorer import analyze, score_records
-from nigehbaan.training.data import text_kind_of
+from nigehbaan.training.corpus.data import text_kind_of
 
 from nigehbaan.cli import main
 from tests.conftest import ROOT

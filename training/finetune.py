@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from nigehbaan.inference.encoder import load_encoder, mean_pool
 from nigehbaan.training.config import TrainConfig
-from nigehbaan.training.data import targets
+from nigehbaan.training.corpus.data import targets
 from transformers import PrinterCallback, TrainerCallback
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class MultiTaskModel(torch.nn.Module):
 
 
 def _compute_metrics(ev) -> dict:
-    from nigehbaan.training.metrics import safe_auc
+    from nigehbaan.training.evaluation.metrics import safe_auc
     from sklearn.metrics import f1_score
 
     logits, y = np.asarray(ev.predictions), np.asarray(ev.label_ids).astype(int)

@@ -27,7 +27,7 @@ import numpy as np
 from nigehbaan.inference.encoder import bind_spec, embed, resolve_spec
 from nigehbaan.inference.model import TARGETS
 from nigehbaan.training.config import TrainConfig
-from nigehbaan.training.data import targets
+from nigehbaan.training.corpus.data import targets
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold, cross_val_predict

@@ -32,7 +32,7 @@ def log_run(cfg, model_dir: Path, contract, predictions: dict) -> str:
     """Log one training run; returns the MLflow run id."""
     import mlflow
     import nigehbaan.inference.pyfunc
-    from nigehbaan.training.plots import (
+    from nigehbaan.training.evaluation.plots import (
         confusion_png,
         indicator_f1_png,
         pr_curve_png,

@@ -22,8 +22,8 @@ from nigehbaan.inference.labels import TEXT_KINDS
 from nigehbaan.inference.model import Contract, Model, save_model
 from nigehbaan.inference.scorer import analyze
 from nigehbaan.training.config import TrainConfig
-from nigehbaan.training.data import load_split, targets, text_kind_of  # noqa: F401
-from nigehbaan.training.metrics import (
+from nigehbaan.training.corpus.data import load_split, targets, text_kind_of  # noqa: F401
+from nigehbaan.training.evaluation.metrics import (
     choose_band_thresholds,
     choose_indicator_thresholds,
     full_metrics,

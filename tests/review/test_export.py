@@ -8,7 +8,7 @@ from nigehbaan.review.auth import User
 from nigehbaan.review.decisions import decide
 from nigehbaan.review.export import export_labelled
 from nigehbaan.review.importer import import_rows
-from nigehbaan.training.schema import validate_record
+from nigehbaan.training.corpus.schema import validate_record
 
 from .demo import scored_ad
 from .test_decisions import post_decision

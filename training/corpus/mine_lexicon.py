@@ -9,7 +9,7 @@ list of the lexicon of the language they were seen in (code-mixed ads count for 
 built-in language pack whose script they use), beside the hand-written `phrases`. Dev, test and
 gold are never read, so the lexicon cannot leak their labels.
 
-    python -m nigehbaan.training.mine_lexicon            # rewrites inference/lang/*/lexicon.json
+    python -m nigehbaan.training.corpus.mine_lexicon            # rewrites inference/lang/*/lexicon.json
 
 The lexicons are part of the language packs' fingerprints: models trained before a re-mine
 refuse to load until they are retrained (and their contracts carry the new hashes).
@@ -25,9 +25,9 @@ from pathlib import Path
 
 from nigehbaan.inference.labels import INDICATORS
 from nigehbaan.inference.normalize import normalize
-from nigehbaan.training.data import load_split
+from nigehbaan.training.corpus.data import load_split
 
-LANG_DIR = Path(__file__).resolve().parent.parent / "inference" / "lang"
+LANG_DIR = Path(__file__).resolve().parents[2] / "inference" / "lang"
 
 
 def lexicon_path(code: str, folder: Path = LANG_DIR) -> Path:

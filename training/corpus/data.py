@@ -8,7 +8,7 @@ import numpy as np
 from nigehbaan.inference.errors import UsageError
 from nigehbaan.inference.io import read_records
 from nigehbaan.inference.labels import INDICATORS, TEXT_KINDS
-from nigehbaan.training.schema import validate_record
+from nigehbaan.training.corpus.schema import validate_record
 
 
 def read_jsonl(path: str | Path, validate: bool = True) -> list[dict]:
@@ -24,7 +24,7 @@ def read_jsonl(path: str | Path, validate: bool = True) -> list[dict]:
             if problems:
                 raise UsageError(
                     f"{path}:{n}: not in the corpus schema: {'; '.join(problems)}. "
-                    "Fix: see training/schema.py for the fields."
+                    "Fix: see training/corpus/schema.py for the fields."
                 )
         rows.append(rec)
     return rows

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 from nigehbaan.inference.model import Model, load_model
-from nigehbaan.training.data import read_jsonl
-from nigehbaan.training.external import predict_texts, run_external_checks
-from nigehbaan.training.metrics import full_metrics
+from nigehbaan.training.corpus.data import read_jsonl
+from nigehbaan.training.evaluation.external import predict_texts, run_external_checks
+from nigehbaan.training.evaluation.metrics import full_metrics
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def _external_dir(external: str) -> Path | None:
     if external == "none":
         return None
     if external == "auto":
-        for cand in (Path("../shared/datasets"), Path(__file__).resolve().parents[2] / "shared" / "datasets"):
+        for cand in (Path("../shared/datasets"), Path(__file__).resolve().parents[3] / "shared" / "datasets"):
             if cand.is_dir():
                 return cand
         log.info("no ../shared/datasets here: external checks skipped")
@@ -83,7 +83,7 @@ def summary_text(result: dict) -> str:
 
 def write_report(folder: Path, result: dict, rows: list[dict], P: np.ndarray, model: Model) -> None:
     """report.md, metrics.json and PNG plots in `folder`."""
-    from nigehbaan.training.plots import (
+    from nigehbaan.training.evaluation.plots import (
         confusion_png,
         indicator_f1_png,
         pr_curve_png,

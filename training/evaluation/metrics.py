@@ -156,7 +156,7 @@ def full_metrics(rows: list[dict], P: np.ndarray, contract) -> dict:
 
 
 def _kind_of(row: dict) -> str:
-    from nigehbaan.training.data import text_kind_of
+    from nigehbaan.training.corpus.data import text_kind_of
 
     return text_kind_of(row)
 
@@ -181,7 +181,7 @@ def text_kind_metrics(rows: list[dict], K: np.ndarray, P: np.ndarray, contract) 
     (`training.data.text_kind_of`), and, per true kind, how many texts of that kind the risk
     flags `medium` or higher: for warnings and news that share should be near zero."""
     from nigehbaan.inference.labels import TEXT_KINDS
-    from nigehbaan.training.data import text_kind_of
+    from nigehbaan.training.corpus.data import text_kind_of
 
     true = np.array([TEXT_KINDS.index(text_kind_of(r)) for r in rows])
     pred = K.argmax(axis=1)

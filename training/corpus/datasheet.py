@@ -17,9 +17,9 @@ import numpy as np
 from nigehbaan.inference.labels import INDICATORS
 from nigehbaan.inference.normalize import normalize
 from nigehbaan.inference.scorer import analyze
-from nigehbaan.training.corpus import NEAR_DUP_THRESHOLD
-from nigehbaan.training.data import load_split
-from nigehbaan.training.metrics import safe_auc
+from nigehbaan.training.corpus.build import NEAR_DUP_THRESHOLD
+from nigehbaan.training.corpus.data import load_split
+from nigehbaan.training.evaluation.metrics import safe_auc
 from sklearn.linear_model import LogisticRegression
 
 BEGIN, END = "<!-- BEGIN GENERATED -->", "<!-- END GENERATED -->"

@@ -28,8 +28,8 @@ from pathlib import Path
 from datasketch import MinHash, MinHashLSH
 from nigehbaan.inference.io import read_records
 from nigehbaan.inference.normalize import normalize
-from nigehbaan.training.augment import make_variant
-from nigehbaan.training.schema import validate_record
+from nigehbaan.training.corpus.augment import make_variant
+from nigehbaan.training.corpus.schema import validate_record
 
 CORPUS_VERSION = "v3"
 # Evaluation slices written apart from every training batch, each its own split (never trained

@@ -21,7 +21,7 @@ import numpy as np
 from nigehbaan.inference.labels import INDICATORS
 from nigehbaan.inference.model import Model
 from nigehbaan.inference.scorer import analyze
-from nigehbaan.training.metrics import safe_auc
+from nigehbaan.training.evaluation.metrics import safe_auc
 
 ROMAN_URDU_SAMPLE = 3000
 _TAG = re.compile(r"<[^>]+>")

@@ -3,7 +3,7 @@
 The figures are never typed: they come from `contract.json` (dev/test/gold metrics written at
 training) and from `nigehbaan evaluate` on the gold set with the external checks.
 
-    python -m nigehbaan.training.model_card --model models/default
+    python -m nigehbaan.training.evaluation.model_card --model models/default
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from nigehbaan.training.evaluate import evaluate
+from nigehbaan.training.evaluation.evaluate import evaluate
 
 LANGS = ("en", "ur", "ur-Latn", "mixed")
 
@@ -79,7 +79,7 @@ def compare_models(new_dir: Path, old_dir: Path, corpus: Path) -> list[str]:
             m, rows, P = out["result"]["metrics"], out["rows"], out["P"]
             bands = out["model"].contract.band_thresholds
             pr = " / ".join(_f(m["per_language"].get(lang, {}).get("pr_auc")) for lang in LANGS)
-            from nigehbaan.training.data import text_kind_of
+            from nigehbaan.training.corpus.data import text_kind_of
 
             nonad = np.array([text_kind_of(r) != "ad" for r in rows])
             risky = np.array([r["risk"] == 1 for r in rows])
@@ -99,8 +99,12 @@ def _components(model_dir: Path, contract: dict) -> list[str]:
     import numpy as np
     from nigehbaan.inference.model import _sigmoid, load_model
     from nigehbaan.inference.scorer import analyze
-    from nigehbaan.training.data import load_split, targets
-    from nigehbaan.training.metrics import choose_indicator_thresholds, indicator_metrics, safe_auc
+    from nigehbaan.training.corpus.data import load_split, targets
+    from nigehbaan.training.evaluation.metrics import (
+        choose_indicator_thresholds,
+        indicator_metrics,
+        safe_auc,
+    )
 
     model = load_model(model_dir)
     corpus = contract["training"]["config"]["corpus_dir"]
