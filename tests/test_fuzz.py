@@ -598,3 +598,30 @@ def test_highlight_of_an_ad_full_of_bidi_controls_is_fast():
     html, skipped, unmarked = highlight(text, [{"id": "free_visa_travel", "evidence": evidence}])
     assert time.process_time() - start < 2.0
     assert skipped == 0 and unmarked == len(evidence) - 2000 and html.count("[U+202E]") == 3_000
+
+
+# ------------------------------------------------------------------------------- cluster
+
+
+@settings(max_examples=15, **FUZZ)
+@given(f=jsonl_file(huge=False, max_rows=8))
+def test_cluster_every_row_out_once_in_order(tmp_path_factory, f):
+    """`nigehbaan cluster` on the same hostile JSONL: every input row comes out once, in order,
+    with a non-null template_id and network_id; unreadable rows carry `error`; no crash."""
+    data, expects = f
+    tmp = tmp_path_factory.mktemp("cl")
+    src, out, summary = tmp / "in.jsonl", tmp / "out.jsonl", tmp / "clusters.jsonl"
+    src.write_bytes(data)
+    start = time.process_time()
+    rc = main(["cluster", str(src), "-o", str(out), "--clusters", str(summary)])
+    assert time.process_time() - start < TIME_BOUND_S
+    assert rc in (0, 1)
+    rows = read_output(out)
+    assert len(rows) == len(expects), "one output row per input row"
+    for row, e in zip(rows, expects, strict=True):
+        assert row["template_id"] and row["network_id"]
+        if e.id is not None:
+            assert row["id"] == e.id
+    summaries = read_output(summary)
+    members = {m for s in summaries if s["kind"] == "template" for m in s["members"]}
+    assert {r["id"] for r in rows if not r.get("error")} <= members

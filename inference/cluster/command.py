@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from nigehbaan.inference import surrogates
 from nigehbaan.inference.cluster.ads import features_all
 from nigehbaan.inference.cluster.contacts import HUB_CAP, network_labels
 from nigehbaan.inference.cluster.near_dup import TemplateConfig, template_labels
@@ -76,7 +77,10 @@ def _read(path: str):
                 rec = decode_cells(rec, SCORED_COLUMNS)
             except ValueError:
                 pass  # keep the cells as they are; clustering reads only text and entities
-        yield row.n, rec, row.error, row.raw
+        if rec is not None:  # lone surrogates become U+FFFD, as `score` writes them
+            rec, _ = surrogates.repair(rec)
+        raw = surrogates.repair(row.raw)[0] if row.raw else row.raw
+        yield row.n, rec, row.error, raw
 
 
 def _row_id(n: int, rec: dict | None, raw: str | None) -> str:
@@ -196,7 +200,7 @@ def _write_rows(path, fmt, columns, rows, ids, errors, template_id, network_id) 
                 row["error"] = errors[i] if err is None else err
             else:
                 row = dict(rec)
-                row.setdefault("id", ids[i])
+                row["id"] = ids[i]  # the input id as a string, or the derived one (as `score`)
                 row.setdefault("error", None)
             row["template_id"], row["network_id"] = template_id[i], network_id[i]
             batch.append(row)
