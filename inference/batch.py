@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nigehbaan.inference.errors import Interrupted, UsageError
-from nigehbaan.inference.io import Row, format_of, readers, writers
+from nigehbaan.inference.io import Row, check_output, format_of, readers, writers
 from nigehbaan.inference.model import Model, load_model
 from nigehbaan.inference.schema import SCORED_COLUMNS
 from nigehbaan.inference.scorer import derive_id, error_row, score_records
@@ -142,7 +142,7 @@ def score_file(
     if input_path != "-" and not Path(input_path).is_file():
         raise UsageError(f"input file {input_path!r} does not exist or is not a file")
     writer_cls = writers[out_fmt]
-    _check_output(input_path, output_path, writer_cls.paths(output_path))
+    check_output(input_path, output_path, writer_cls.paths(output_path), "scoring")
     model = load_model(model_dir)  # fail fast on a bad model, before touching the output
     writer = writer_cls(output_path, resume=resume, columns=SCORED_COLUMNS)
     summary = Summary(skipped=writer.done)
@@ -183,26 +183,6 @@ def _resume_hint(writer, output_path: str) -> str:
         f"interrupted: {done:,} rows are safely in {output_path} with their checkpoint. "
         "Re-run the same command with --resume to score the rest."
     )
-
-
-def _check_output(input_path: str, output_path: str, paths: list[str]) -> None:
-    """Refuse an output that would destroy the input or cannot be created, before any write."""
-    if output_path == "-":
-        return
-    folder = Path(output_path).parent
-    if not folder.is_dir():
-        raise UsageError(
-            f"output directory {str(folder)!r} does not exist. Fix: create it "
-            f"(mkdir -p {folder}) or choose another -o."
-        )
-    if input_path == "-":
-        return
-    for path in paths:
-        if Path(path).exists() and os.path.samefile(input_path, path):
-            raise UsageError(
-                f"-o {output_path!r} is the input file {input_path!r} (or a link to it): "
-                "scoring would overwrite the ads. Fix: write the scores to another file."
-            )
 
 
 def _scored_batches(rows, batch_size: int, model: Model, model_dir, workers: int | None):

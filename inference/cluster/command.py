@@ -29,7 +29,7 @@ from nigehbaan.inference.cluster.summary import (
     template_text,
 )
 from nigehbaan.inference.errors import UsageError
-from nigehbaan.inference.io import decode_cells, format_of, readers, writers
+from nigehbaan.inference.io import check_output, decode_cells, format_of, readers, writers
 from nigehbaan.inference.schema import SCORED_COLUMNS
 from nigehbaan.inference.scorer import check_text, derive_id
 
@@ -114,7 +114,7 @@ def cluster_file(
     if input_path != "-" and not Path(input_path).is_file():
         raise UsageError(f"input file {input_path!r} does not exist or is not a file")
     for path in filter(None, (output_path, clusters_path)):
-        _check_output(input_path, path)
+        check_output(input_path, path, [path], "clustering")
     if clusters_path and clusters_path == output_path:
         raise UsageError("--clusters and -o name the same file. Fix: choose two file names.")
 
@@ -255,17 +255,3 @@ def _write_clusters(path, fmt, metas: list[AdMeta], t_good, net_of_t, t_names, n
         writer.close()
 
 
-def _check_output(input_path: str, output_path: str) -> None:
-    if output_path == "-":
-        return
-    folder = Path(output_path).parent
-    if not folder.is_dir():
-        raise UsageError(
-            f"output directory {str(folder)!r} does not exist. Fix: create it "
-            f"(mkdir -p {folder}) or choose another file."
-        )
-    if input_path != "-" and Path(output_path).exists() and Path(output_path).samefile(input_path):
-        raise UsageError(
-            f"{output_path!r} is the input file {input_path!r} (or a link to it): clustering "
-            "would overwrite the ads. Fix: write to another file."
-        )

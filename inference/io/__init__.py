@@ -25,8 +25,11 @@ columns of table formats (and keys of JSONL objects), with kind "float", "json" 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
+from nigehbaan.inference.errors import UsageError
 from nigehbaan.inference.io import csvfile, jsonl, parquet  # noqa: F401 - they register themselves
 from nigehbaan.inference.io.csvfile import OVERFLOW
 from nigehbaan.inference.io.registry import (
@@ -40,9 +43,31 @@ from nigehbaan.inference.io.registry import (
 )
 
 __all__ = [
-    "EXTENSIONS", "OVERFLOW", "Column", "Row", "decode_cells", "format_of", "iter_records",
-    "read_records", "readers", "writers",
+    "EXTENSIONS", "OVERFLOW", "Column", "Row", "check_output", "decode_cells", "format_of",
+    "iter_records", "read_records", "readers", "writers",
 ]
+
+
+def check_output(input_path: str, output_path: str, paths: Sequence[str], doing: str) -> None:
+    """Refuse, before anything is written, an output whose folder does not exist or any of whose
+    files (`paths`: the output and what its writer creates beside it) is the input itself or a
+    link to it; `doing` names the command in the message ("scoring", "clustering")."""
+    if output_path == "-":
+        return
+    folder = Path(output_path).parent
+    if not folder.is_dir():
+        raise UsageError(
+            f"output directory {str(folder)!r} does not exist. Fix: create it "
+            f"(mkdir -p {folder}) or choose another -o."
+        )
+    if input_path == "-":
+        return
+    for path in paths:
+        if Path(path).exists() and os.path.samefile(input_path, path):
+            raise UsageError(
+                f"-o {output_path!r} is the input file {input_path!r} (or a link to it): "
+                f"{doing} would overwrite the ads. Fix: write to another file."
+            )
 
 
 def read_records(path, require: Sequence[str] = ()):
