@@ -159,6 +159,9 @@ def test_dashboard_pictures(client_for):
         assert r.headers["content-type"] == "image/png"
         assert r.content[:8] == b"\x89PNG\r\n\x1a\n" and len(r.content) > 5000
     assert client.get("/dashboard/nope.png").status_code == 404
+    # The page's <title> is text only, and the agreement table appears once, in the page body.
+    assert re.search(r"<title>Dashboard · Nigehbaan review</title>", html)
+    assert html.count("Agreement (double review)") == 1
 
 
 def test_api_ad(client_for):
