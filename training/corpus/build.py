@@ -88,6 +88,10 @@ def read_raw(folder: Path, source: str) -> list[dict]:
 def apply_corrections(records: list[dict], data_dir: Path) -> dict:
     """Apply `corrections/<batch>.jsonl` to the authored records in place; returns counts.
 
+    A later audit round of the same batch goes in `corrections/<batch>.<round>.jsonl` (for
+    example `en-A.rules-A.jsonl`); files apply in name order, each may correct an ad once, and
+    an ad corrected by several rounds keeps all of their changes.
+
     A correction names an ad by id and line of its batch file (both are checked), indicators
     to remove and indicators to add with exact evidence strings; the ad keeps a
     `label_corrections` field saying what changed. Anything that does not fit raises.
@@ -96,24 +100,26 @@ def apply_corrections(records: list[dict], data_dir: Path) -> dict:
     by_key = {(r["batch"], r["id"]): r for r in records}
     removed: Counter = Counter()
     added: Counter = Counter()
-    changed = 0
+    changed: set = set()
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-        raw_file = data_dir / "authored" / f"{path.stem}.jsonl"
+        batch = path.stem.split(".")[0]
+        raw_file = data_dir / "authored" / f"{batch}.jsonl"
         if not raw_file.is_file():
-            raise ValueError(f"{path}: corrects batch {path.stem!r}, but {raw_file} does not exist")
+            raise ValueError(f"{path}: corrects batch {batch!r}, but {raw_file} does not exist")
         raw_lines = {line: rec for line, rec in read_records(raw_file)}
         seen = set()
         for n, c in read_records(path):
             where = f"{path}:{n}"
             if "id" not in c:
                 raise ValueError(f"{where}: expected a JSON object with an id, found keys {sorted(c)}")
-            rec = by_key.get((path.stem, c["id"]))
+            rec = by_key.get((batch, c["id"]))
             if rec is None or c["id"] in seen:
-                raise ValueError(f"{where}: {c['id']} is not an ad of batch {path.stem} or is corrected twice")
+                raise ValueError(f"{where}: {c['id']} is not an ad of batch {batch} or is corrected twice "
+                                 "in this file (put a later round in corrections/<batch>.<round>.jsonl)")
             line_no = c.get("line")
             if not isinstance(line_no, int) or line_no not in raw_lines or \
                     _ad_id(raw_lines[line_no]["text"], "a") != c["id"]:
-                raise ValueError(f"{where}: line {line_no} of {path.stem}.jsonl is not ad {c['id']}")
+                raise ValueError(f"{where}: line {line_no} of {batch}.jsonl is not ad {c['id']}")
             seen.add(c["id"])
             drop = list(c.get("remove", []))
             add = dict(c.get("add", {}))
@@ -126,14 +132,20 @@ def apply_corrections(records: list[dict], data_dir: Path) -> dict:
             rec["spans"] = sorted(rec["spans"] + _spans({"text": rec["text"], "indicators": list(add),
                                                          "evidence": add}),
                                   key=lambda x: (x["start"], x["indicator"]))
-            rec["label_corrections"] = {"removed": drop, "added": list(add), "reason": c.get("reason", "")}
+            earlier = rec.get("label_corrections")
+            if earlier is None:
+                rec["label_corrections"] = {"removed": drop, "added": list(add), "reason": c.get("reason", "")}
+            else:
+                rec["label_corrections"] = {"removed": earlier["removed"] + drop,
+                                            "added": earlier["added"] + list(add),
+                                            "reason": "; ".join(x for x in (earlier["reason"], c.get("reason", "")) if x)}
             problems = validate_record(rec)
             if problems:
                 raise ValueError(f"{where}: " + "; ".join(problems))
             removed.update(drop)
             added.update(list(add))
-            changed += 1
-    return {"ads": changed, "removed": dict(sorted(removed.items())), "added": dict(sorted(added.items()))}
+            changed.add((batch, c["id"]))
+    return {"ads": len(changed), "removed": dict(sorted(removed.items())), "added": dict(sorted(added.items()))}
 
 
 def _spans(raw: dict) -> list[dict]:
