@@ -1,7 +1,9 @@
 """Tables for the datasheet (data/README.md), computed from the built corpus, never typed.
 
 `update_datasheet()` rewrites the part of data/README.md between the GENERATED markers:
-composition (language x label, indicator x language, platforms), length and emoji by label,
+composition (language x label, indicator x language, platforms, each writing batch by language,
+label and text kind, the rule batches by target indicator, the audit rounds' corrections),
+length and emoji by label,
 diversity (distinct n-grams, near-duplicate rate by MinHash), and two baselines on the test
 split and the gold set: a trivial one (length, emoji count, digit count only) and a keyword
 one (risk = any non-negated lexicon hit).
@@ -18,7 +20,7 @@ from nigehbaan.inference.labels import INDICATORS
 from nigehbaan.inference.normalize import normalize
 from nigehbaan.inference.scorer import analyze
 from nigehbaan.training.corpus.build import NEAR_DUP_THRESHOLD
-from nigehbaan.training.corpus.data import load_split
+from nigehbaan.training.corpus.data import load_split, text_kind_of
 from nigehbaan.training.evaluation.metrics import safe_auc
 from sklearn.linear_model import LogisticRegression
 
@@ -85,6 +87,8 @@ def tables(corpus: str | Path = "data/corpus/v3") -> str:
                 k = sum(r["risk"] for r in sub)
                 cells.append(f"{k} / {len(sub) - k}")
             md.append(f"| {ind} | " + " | ".join(cells) + " |")
+    md += batch_tables(bulk)
+    md += audit_table(corpus.parent / "corrections")
     plat = Counter(r["platform"] for r in bulk)
     md += ["", "### Platforms (bulk)", "", "| platform | ads |", "|---|---|"]
     md += [f"| {p} | {n} |" for p, n in plat.most_common()]
@@ -112,6 +116,66 @@ def tables(corpus: str | Path = "data/corpus/v3") -> str:
         md.append(f"| {split} ({v['n']}) | {v['trivial_roc_auc']:.3f} | {v['keyword_roc_auc']:.3f} | "
                   f"{v['keyword_pr_auc']:.3f} | {v['keyword_flag_rate']:.1%} |")
     return "\n".join(md) + "\n"
+
+
+def batch_tables(bulk: list[dict]) -> list[str]:
+    """Each writing batch by language, label and text kind; the rule batches (briefs
+    `rules/<indicator>/<positive|hard-negative>`) by target indicator, language and polarity."""
+    kinds = ("ad", "warning", "news", "other")
+    md = ["", "### Writing batches (bulk, after exact-duplicate removal)", "",
+          "| batch | ads | " + " | ".join(LANG_ORDER) + " | risk 0 | risk 1 | " + " | ".join(kinds) + " |",
+          "|---|" + "---|" * (len(LANG_ORDER) + 3 + len(kinds))]
+    by_batch: dict[str, list[dict]] = {}
+    for r in bulk:
+        by_batch.setdefault(str(r.get("batch") or r.get("source")), []).append(r)
+    for batch in sorted(by_batch):
+        rows = by_batch[batch]
+        lang = Counter(r["lang"] for r in rows)
+        kind = Counter(text_kind_of(r) for r in rows)
+        k = sum(r["risk"] for r in rows)
+        md.append(f"| {batch} | {len(rows)} | " + " | ".join(str(lang[x]) for x in LANG_ORDER)
+                  + f" | {len(rows) - k} | {k} | " + " | ".join(str(kind[x]) for x in kinds) + " |")
+    rule_rows = [r for r in bulk if str(r.get("brief") or "").startswith("rules/")]
+    if rule_rows:
+        md += ["", "### Rule batches: target indicator x language (positive / hard negative)", "",
+               "| indicator | " + " | ".join(LANG_ORDER) + " | all | hard negatives at risk 1 |",
+               "|---|" + "---|" * (len(LANG_ORDER) + 2)]
+        targets = sorted({str(r["brief"]).split("/")[1] for r in rule_rows})
+        for ind in targets:
+            cells = []
+            for lang in (*LANG_ORDER, None):
+                sub = [r for r in rule_rows if str(r["brief"]).split("/")[1] == ind
+                       and (lang is None or r["lang"] == lang)]
+                pos = sum(str(r["brief"]).endswith("/positive") for r in sub)
+                cells.append(f"{pos} / {len(sub) - pos}")
+            neg1 = sum(1 for r in rule_rows if str(r["brief"]).split("/")[1] == ind
+                       and not str(r["brief"]).endswith("/positive") and r["risk"] == 1)
+            md.append(f"| {ind} | " + " | ".join(cells) + f" | {neg1} |")
+    return md
+
+
+def audit_table(folder: Path) -> list[str]:
+    """Indicator labels removed and added by each audit round (`corrections/<batch>[.<round>].jsonl`)."""
+    import json
+
+    rounds: dict[str, list[Counter]] = {}
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        name = path.stem.split(".", 1)[1] if "." in path.stem else "v2 audit"
+        removed, added = rounds.setdefault(name, [Counter(), Counter()])
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                c = json.loads(line)
+                removed.update(c.get("remove", []))
+                added.update(list(c.get("add", {})))
+    if not rounds:
+        return []
+    md = ["", "### Label audit rounds (indicator labels removed / added)", "",
+          "| indicator | " + " | ".join(rounds) + " |", "|---|" + "---|" * len(rounds)]
+    for ind in INDICATORS:
+        cells = [f"{rm[ind]} / {ad[ind]}" for rm, ad in rounds.values()]
+        if any(c != "0 / 0" for c in cells):
+            md.append(f"| {ind} | " + " | ".join(cells) + " |")
+    return md
 
 
 def update_datasheet(readme: str | Path = "data/README.md", corpus: str | Path = "data/corpus/v3") -> None:
