@@ -73,6 +73,11 @@ class Contract:
     # "text_kind": the risk is P(ad) x P(risky ad), so a warning or news item about trafficking
     # is not scored as a trafficking ad (needs a text-kind head); None: the risk as fitted.
     risk_gate: str | None = None
+    # The span model (inference/spans.py): labels, token thresholds, file; {} for none.
+    spans: dict = field(default_factory=dict)
+    # {indicator: threshold} an indicator without evidence must reach (higher than
+    # indicator_thresholds: ungrounded judgements are less precise); {}: no such rule.
+    ungrounded_thresholds: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
 
@@ -104,6 +109,10 @@ class Contract:
                     "model %s has no fingerprints in its contract (made before they existed): "
                     "its features cannot be checked against this code's data", where
                 )
+        if self.spans:
+            from nigehbaan.inference.spans import check_spans_contract
+
+            check_spans_contract(self.spans, where)
         if problems:
             raise ModelContractError(
                 f"model {where} was built for " + "; ".join(problems) + ". Fix: retrain it with "
@@ -134,6 +143,7 @@ class Model:
             self.W = np.zeros((n_features(), len(TARGETS)), dtype=np.float32)
             self.W[rows] = W
             self.b = self.arrays["b"].astype(np.float32)
+        self.span_arrays = {k: self.arrays[k] for k in ("span_W", "span_b") if k in self.arrays}
         self.Wk = None
         if "kind_W" in self.arrays:  # a text-kind head: ad / warning / news / other
             self.Wk = np.zeros((n_features(), len(TEXT_KINDS)), dtype=np.float32)
@@ -156,12 +166,12 @@ class Model:
             out["encoder_precision"] = precision(c.encoder)
         return out
 
-    def logits(self, analyses: list[AdAnalysis], X=None) -> np.ndarray:
+    def logits(self, analyses: list[AdAnalysis], X=None, emb=None) -> np.ndarray:
         """Raw per-target logits before calibration, (n, 19). `X`: the analyses' feature
-        matrix when the caller has it already."""
+        matrix when the caller has it already; `emb`: their embeddings, likewise."""
         if self.contract.kind == "rules":
             return _rule_logits(analyses)
-        return self.combine(self.part_logits(analyses, X))
+        return self.combine(self.part_logits(analyses, X, emb))
 
     def combine(self, parts: dict[str, np.ndarray]) -> np.ndarray:
         """The model's logits from its `part_logits`: the stacking for a stack, else linear."""
@@ -170,7 +180,7 @@ class Model:
             return s["stack_lin"] * parts["linear"] + s["stack_head"] * parts["head"] + s["stack_bias"]
         return parts["linear"]
 
-    def part_logits(self, analyses: list[AdAnalysis], X=None) -> dict[str, np.ndarray]:
+    def part_logits(self, analyses: list[AdAnalysis], X=None, emb=None) -> dict[str, np.ndarray]:
         """The logits (n, 19) of each part before stacking: `linear` (n-grams + rule
         features) and, for a stack, `head` (the encoder head alone); for model comparisons."""
         X = feature_matrix(analyses) if X is None else X
@@ -180,7 +190,8 @@ class Model:
 
             # bind_spec: a fine-tuned encoder is stored inside the model directory.
             spec = bind_spec(self.contract.encoder, self.folder)
-            emb = embed([a.norm_text for a in analyses], spec)
+            if emb is None:
+                emb = embed([a.norm_text for a in analyses], spec)
             out["head"] = emb @ self.arrays["H"] + self.arrays["h"]
         return out
 
@@ -188,8 +199,20 @@ class Model:
         """Calibrated probabilities: column 0 risk, then the 18 indicators."""
         return self.predict_with_kinds(analyses, X)[0]
 
+    def predict_with_evidence(self, analyses: list[AdAnalysis], X=None) -> tuple:
+        """`predict_with_kinds` plus, for a model with a span head, each ad's token
+        probabilities (inference/spans.py), from one encoder pass; else None."""
+        if not self.span_arrays or not analyses:
+            return (*self.predict_with_kinds(analyses, X), None)
+        from nigehbaan.inference.encoder import bind_spec
+        from nigehbaan.inference.spans import encode
+
+        spec = bind_spec(self.contract.encoder, self.folder)
+        emb, tokens = encode([a.norm_text for a in analyses], spec, self.span_arrays)
+        return (*self.predict_with_kinds(analyses, X, emb), tokens)
+
     def predict_with_kinds(
-        self, analyses: list[AdAnalysis], X=None
+        self, analyses: list[AdAnalysis], X=None, emb=None
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """`predict` and `text_kinds` from one feature matrix (what scoring calls). With the
         contract's `risk_gate` "text_kind", the risk is the calibrated risk of an ad times the
@@ -198,7 +221,7 @@ class Model:
             return np.zeros((0, len(TARGETS))), None
         if self.contract.kind != "rules" and X is None:
             X = feature_matrix(analyses)
-        z = self.logits(analyses, X)
+        z = self.logits(analyses, X, emb)
         cal = self.contract.calibration
         if cal.get("method") == "platt":
             z[:, 0] = cal["a"] * z[:, 0] + cal["b"]
@@ -248,7 +271,11 @@ def save_model(folder: Path, contract: Contract, arrays: dict[str, np.ndarray]) 
     """Write contract.json and the weights (safetensors only, never pickle)."""
     folder = Path(folder)
     contract.save(folder)
-    lin = {k: v for k, v in arrays.items() if not k.startswith(("H", "h"))}
+    lin = {k: v for k, v in arrays.items() if not k.startswith(("H", "h", "span_"))}
+    if "span_W" in arrays:
+        from nigehbaan.inference.spans import save_span_arrays
+
+        save_span_arrays(folder, arrays["span_W"], arrays["span_b"])
     head = {k: v for k, v in arrays.items() if k in ("H", "h")}
     if lin:
         save_file({k: np.ascontiguousarray(v) for k, v in lin.items()}, str(folder / "linear.safetensors"))
@@ -313,6 +340,10 @@ def load_model(folder: str | Path | None = None) -> Model:
     for name in ("linear.safetensors", "head.safetensors"):
         if (folder / name).is_file():
             arrays.update(load_file(str(folder / name)))
+    if contract.spans:
+        from nigehbaan.inference.spans import load_span_arrays
+
+        arrays.update(load_span_arrays(folder, contract.spans))
     if contract.kind in ("linear", "stack") and "W_rows" not in arrays:
         raise ModelContractError(f"{folder}: kind {contract.kind} needs linear.safetensors")
     return Model(contract, folder, arrays)

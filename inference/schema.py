@@ -48,6 +48,10 @@ class Evidence(Span):
     source: Literal["rule", "model"] = Field(
         "rule", description="what found it: a lexicon or entity rule, or the model"
     )
+    score: float = Field(
+        1.0, ge=0, le=1, description="how sure: 1.0 for a rule hit (a documented rule fired), "
+        "the highest token probability inside the span for a model span"
+    )
 
 
 class Indicator(_Closed):
@@ -56,6 +60,10 @@ class Indicator(_Closed):
     evidence: list[Evidence] = Field(
         default_factory=list,
         description="words that point at it, sorted by start; empty when only the model saw it",
+    )
+    grounded: bool = Field(
+        True, description="whether it carries at least one evidence item; an ungrounded "
+        "indicator is shown only above the model's higher `ungrounded_thresholds` where it has them"
     )
 
 

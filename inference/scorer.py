@@ -13,12 +13,13 @@ from collections.abc import Iterable
 from nigehbaan.inference import surrogates
 from nigehbaan.inference.entities import extract_entities
 from nigehbaan.inference.features import AdAnalysis
-from nigehbaan.inference.labels import INDICATORS, TEXT_KINDS
+from nigehbaan.inference.labels import TEXT_KINDS
 from nigehbaan.inference.langid import identify
 from nigehbaan.inference.model import Model
 from nigehbaan.inference.normalize import normalize
 from nigehbaan.inference.rules import entity_hits, match_lexicon
 from nigehbaan.inference.schema import SCORED_FIELDS
+from nigehbaan.inference.spans import ground_indicators
 
 MAX_TEXT_CHARS = 200_000
 # Only the first this many characters of an ad are analysed: the cost of an ad stays bounded
@@ -127,15 +128,16 @@ def score_records(records: Iterable[dict], model: Model) -> list[dict]:
     if texts:
         try:
             analyses = analyze(texts)
-            probs, kinds = model.predict_with_kinds(analyses)
+            probs, kinds, tokens = model.predict_with_evidence(analyses)
         except Exception:  # noqa: BLE001 - one bad ad must not sink the batch: retry singly
-            analyses, probs, kinds = None, None, None
+            analyses, probs, kinds, tokens = None, None, None, None
         for k, i in enumerate(ok_idx):
             if analyses is None:
                 results[i] = _score_one_safely(records[i], model)
             else:
                 kind = None if kinds is None else kinds[k]
-                results[i] = _build_row(records[i], analyses[k], probs[k], model, kind)
+                results[i] = _build_row(records[i], analyses[k], probs[k], model, kind,
+                                        None if tokens is None else tokens[k])
             results[i]["warnings"] = warnings[i] + _warnings_of(records[i]["text"])
     return results  # type: ignore[return-value]
 
@@ -143,13 +145,15 @@ def score_records(records: Iterable[dict], model: Model) -> list[dict]:
 def _score_one_safely(record: dict, model: Model) -> dict:
     try:
         analysis = analyze([record["text"]])
-        probs, kinds = model.predict_with_kinds(analysis)
-        return _build_row(record, analysis[0], probs[0], model, None if kinds is None else kinds[0])
+        probs, kinds, tokens = model.predict_with_evidence(analysis)
+        return _build_row(record, analysis[0], probs[0], model, None if kinds is None else kinds[0],
+                          None if tokens is None else tokens[0])
     except Exception as exc:  # noqa: BLE001 - reported in the row, never lost
         return error_row(record, f"internal error while scoring: {type(exc).__name__}: {exc}", model)
 
 
-def _build_row(record: dict, a: AdAnalysis, probs, model: Model, kind_probs=None) -> dict:
+def _build_row(record: dict, a: AdAnalysis, probs, model: Model, kind_probs=None,
+               tokens=None) -> dict:
     row = dict(record)
     if row.get("lang") is not None:
         row["input_lang"] = row.pop("lang")
@@ -157,23 +161,9 @@ def _build_row(record: dict, a: AdAnalysis, probs, model: Model, kind_probs=None
     row["id"] = str(rid) if rid not in (None, "") else derive_id(record["text"])
     # The band is read off the risk as printed, so a risk shown as the `high` threshold is high.
     risk = round(float(probs[0]), 4)
-    thresholds = model.contract.indicator_thresholds
-    indicators = []
-    for j, ind in enumerate(INDICATORS, start=1):
-        p = float(probs[j])
-        if p < thresholds[ind]:
-            continue
-        evidence, seen = [], set()
-        for h in a.hits:
-            if h.indicator == ind and not h.negated and (h.start, h.end) not in seen:
-                seen.add((h.start, h.end))
-                evidence.append({
-                    "start": h.start, "end": h.end, "text": record["text"][h.start : h.end],
-                    "source": "rule",  # a lexicon or entity rule found it (schema.Evidence)
-                })
-        evidence.sort(key=lambda e: e["start"])
-        indicators.append({"id": ind, "score": round(p, 4), "evidence": evidence})
-    indicators.sort(key=lambda x: -x["score"])
+    # Evidence (rule hits, and model spans for a model with a span head), `grounded`, and the
+    # higher threshold for ungrounded indicators: inference/spans.py.
+    indicators = ground_indicators(record["text"], a, probs, model.contract, tokens)
     row.update(
         risk=risk,
         band=model.band(risk),

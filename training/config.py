@@ -60,6 +60,10 @@ class TrainConfig:
                        "on standardised embeddings (0.01 was best on dev of 0.01/0.03/0.1/1)")
     stack_C: float = _f(0.1, "stack: inverse L2 strength of the per-label 2-feature stacking "
                         "regressions fitted on dev (strong: dev is small and reused)")
+    span_head: bool = _f(
+        False, "stack: fit a span model (inference/spans.py) on the corpus `spans`: a token "
+        "tagger over the encoder's last hidden states that adds model evidence (`source: model`) "
+        "to scored rows, and a higher dev-chosen threshold for indicators shown without evidence")
     mlflow: bool = _f(True, "log the run to MLflow (MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
     register: bool = _f(True, "register the model in the MLflow model registry")
     experiment: str = _f("nigehbaan", "MLflow experiment name")
@@ -90,6 +94,9 @@ class TrainConfig:
             raise UsageError(
                 f"max_length must be >= 8 and batch_size >= 1, found {self.max_length}, "
                 f"{self.batch_size}")
+        if self.span_head and self.kind != "stack":
+            raise UsageError(f"span_head: true needs kind: stack (an encoder), found kind "
+                             f"{self.kind!r}. Fix: set kind: stack or span_head: false")
         if self.max_steps == 0 or self.max_steps < -1:
             raise UsageError(f"max_steps must be -1 (use epochs) or >= 1, found {self.max_steps}")
         for knob in ("max_train_samples", "max_eval_samples"):

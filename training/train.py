@@ -21,11 +21,13 @@ from nigehbaan.inference.features import N_FEATURES, feature_matrix
 from nigehbaan.inference.labels import TEXT_KINDS
 from nigehbaan.inference.model import Contract, Model, save_model
 from nigehbaan.inference.scorer import analyze
+from nigehbaan.inference.spans import ground_indicators
 from nigehbaan.training.config import TrainConfig
 from nigehbaan.training.corpus.data import load_split, targets, text_kind_of  # noqa: F401
 from nigehbaan.training.evaluation.metrics import (
     choose_band_thresholds,
     choose_indicator_thresholds,
+    evidence_metrics,
     full_metrics,
     text_kind_metrics,
 )
@@ -136,8 +138,28 @@ def train(cfg: TrainConfig) -> Path:
     )
     contract.indicator_thresholds = choose_indicator_thresholds(
         y_dev[:, 1:], P_dev[:, 1:], cfg.indicator_threshold)
-    contract.metrics = {name: full_metrics(rows, model.predict(analyses[name]), contract)
-                        for name, rows in evals.items()}
+    if cfg.span_head:
+        from nigehbaan.training.spans import (
+            choose_ungrounded_thresholds,
+            fit_span_head,
+            grounded_flags,
+        )
+
+        span_arrays, contract.spans = fit_span_head(cfg, train_rows, dev_rows, contract)
+        arrays.update(span_arrays)
+        model = Model(contract, Path(cfg.output_dir), arrays)
+        P_dev, _, tokens_dev = model.predict_with_evidence(analyses["dev"])
+        G, Y = grounded_flags(dev_rows, analyses["dev"], P_dev, contract, tokens_dev)
+        contract.ungrounded_thresholds = choose_ungrounded_thresholds(
+            P_dev[:, 1:], G, Y, contract.indicator_thresholds)
+    contract.metrics = {}
+    for name, rows in evals.items():
+        P, _, tokens = model.predict_with_evidence(analyses[name])
+        contract.metrics[name] = full_metrics(rows, P, contract)
+        # Evidence coverage and span precision/recall of the indicators as scored rows show them.
+        shown = [ground_indicators(r["text"], a, P[i], contract, None if tokens is None else tokens[i])
+                 for i, (r, a) in enumerate(zip(rows, analyses[name], strict=True))]
+        contract.metrics[name]["evidence"] = evidence_metrics(rows, shown)
     for name, rows in evals.items():
         K = model.text_kinds(analyses[name])
         if K is not None:

@@ -196,3 +196,47 @@ def text_kind_metrics(rows: list[dict], K: np.ndarray, P: np.ndarray, contract) 
         per[kind] = {"support": int(mask.sum()), "precision": float(prec), "recall": float(rec),
                      "f1": float(f1), "flagged_medium_or_higher": float(flagged[mask].mean())}
     return {"accuracy": float((pred == true).mean()), "per_kind": per}
+
+
+def evidence_metrics(rows: list[dict], shown: list[list[dict]]) -> dict:
+    """Evidence of the indicators a model shows (`shown[i]`: row i's scored `indicators`),
+    overall and per language: `coverage`, the share of shown indicators carrying at least one
+    evidence item; `micro_f1_shown`, indicator micro-F1 of what is shown (after any
+    ungrounded-indicator threshold); and, on rows with gold `spans`, span `precision` (evidence
+    items of an indicator overlapping a gold span of that indicator, by character) and `recall`
+    (gold spans overlapped by an evidence item of their indicator), for all evidence and per
+    source (`rule`, `model`)."""
+
+    def measure(idx: list[int]) -> dict:
+        n_shown = sum(len(shown[i]) for i in idx)
+        n_grounded = sum(1 for i in idx for ind in shown[i] if ind["evidence"])
+        tp = sum(1 for i in idx for ind in shown[i] if ind["id"] in rows[i]["indicators"])
+        gold = sum(len(set(rows[i]["indicators"])) for i in idx)
+        out = {"shown": n_shown, "coverage": n_grounded / n_shown if n_shown else None,
+               "micro_f1_shown": 2 * tp / (n_shown + gold) if n_shown + gold else None}
+        spanned = [i for i in idx if rows[i].get("spans")]
+        for source in ("all", "rule", "model"):
+            items = hit_items = gold_n = gold_hit = 0
+            for i in spanned:
+                spans = [s for s in rows[i]["spans"] if "indicator" in s]
+                ev = [(ind["id"], e) for ind in shown[i] for e in ind["evidence"]
+                      if source == "all" or e.get("source", "rule") == source]
+
+                def overlap(ind, e, s):
+                    return s["indicator"] == ind and e["start"] < s["end"] and s["start"] < e["end"]
+
+                items += len(ev)
+                hit_items += sum(1 for ind, e in ev if any(overlap(ind, e, s) for s in spans))
+                gold_n += len(spans)
+                gold_hit += sum(1 for s in spans if any(overlap(ind, e, s) for ind, e in ev))
+            out[f"span_{source}"] = {"items": items, "gold_spans": gold_n,
+                                     "precision": hit_items / items if items else None,
+                                     "recall": gold_hit / gold_n if gold_n else None}
+        return out
+
+    result = {"overall": measure(list(range(len(rows))))}
+    result["per_language"] = {
+        lang: measure([i for i, r in enumerate(rows) if r.get("lang") == lang])
+        for lang in sorted({r.get("lang") for r in rows if r.get("lang")})
+    }
+    return result

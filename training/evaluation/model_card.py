@@ -49,6 +49,25 @@ def _indicator_table(metrics: dict) -> list[str]:
     return md
 
 
+def _evidence_table(metrics: dict) -> list[str]:
+    """Evidence of the shown indicators per split and language: the share carrying evidence,
+    and span precision / recall against the gold spans (character overlap), all evidence and
+    the span model's alone (`training.evaluation.metrics.evidence_metrics`)."""
+    md = ["| split | lang | indicators shown | with evidence | span precision | span recall | "
+          "model-span precision | model-span recall |", "|---|---|---|---|---|---|---|---|"]
+    for split in ("test", "gold"):
+        ev = metrics.get(split, {}).get("evidence")
+        if not ev:
+            continue
+        for lang, v in [("all", ev["overall"]), *((k, ev["per_language"].get(k)) for k in LANGS)]:
+            if not v:
+                continue
+            a, m = v["span_all"], v["span_model"]
+            md.append(f"| {split} | {lang} | {v['shown']} | {_f(v['coverage'])} | {_f(a['precision'])} | "
+                      f"{_f(a['recall'])} | {_f(m['precision'])} | {_f(m['recall'])} |")
+    return md if len(md) > 2 else []
+
+
 def _context_table(metrics: dict) -> list[str]:
     """The gold-context slice per case: how often the risk flags each kind of text."""
     by_case = metrics.get("gold_context", {}).get("overall", {}).get("by_case") or metrics.get(
@@ -197,6 +216,22 @@ def render(model_dir: Path, external: str = "auto", compare: Path | None = None)
         "",
         *_indicator_table(contract["metrics"]),
         "",
+        *([
+            "## Evidence",
+            "",
+            "How many of the indicators a scored row shows carry evidence (words in the ad), and "
+            "how well the evidence matches the gold spans (an evidence item is right when it "
+            "overlaps a gold span of its indicator by one character or more; a gold span is found "
+            "when an evidence item of its indicator overlaps it). "
+            + ("Evidence comes from the lexicon and entity rules and from the span model (a token "
+               "tagger on the encoder's last hidden states, trained on the corpus spans); an "
+               "indicator without evidence is shown only above its higher ungrounded threshold."
+               if contract.get("spans") else "Evidence comes from the lexicon and entity rules only.")
+            + "",
+            "",
+            *_evidence_table(contract["metrics"]),
+            "",
+        ] if _evidence_table(contract["metrics"]) else []),
         *([
             "## Context: warnings, news and honest agencies (gold-context slice)",
             "",
