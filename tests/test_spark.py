@@ -254,3 +254,56 @@ def test_spark_submit_end_to_end(spark, tmp_path):
     assert_same_rows(cli, got)
     assert [r["raw"] for r in got] == [c.get("raw") for c in cli]
     assert got[-1]["input_lang"] == "en"
+
+
+# ---- clustering (issue 11 item 3) ------------------------------------------------------------
+
+def test_cluster_job_agrees_with_the_command(spark, tmp_path):
+    """Generated campaigns (a hub number in more templates than the cap, near-miss boilerplate
+    ads) and bad lines: the Spark job gives every row the command's template and network ids."""
+    from nigehbaan.inference.cluster import cluster_file
+
+    from benchmarks.campaign_data import make_campaigns
+    from benchmarks.campaigns import bcubed
+    from nigehbaan.spark.job import main
+
+    ads = make_campaigns(n=800, seed=3)
+    src = tmp_path / "ads.jsonl"
+    with open(src, "w", encoding="utf-8") as f:
+        for k, a in enumerate(ads):
+            f.write(json.dumps({"id": a["id"], "text": a["text"]}, ensure_ascii=False) + "\n")
+            if k in (5, 700):
+                f.write('{"id": "bad", "text": ""}\nnot json\n')
+    cluster_file(str(src), str(tmp_path / "cli.jsonl"))
+    cli = read_jsonl(tmp_path / "cli.jsonl")
+    assert main(["cluster", str(src), str(tmp_path / "out"), "--format", "json"]) == 1  # bad rows
+    got = [r.asDict() for r in spark.read.json(str(tmp_path / "out")).orderBy("input_position").collect()]
+    assert [r["id"] for r in got] == [r["id"] for r in cli]
+    assert sum(r["error"] is not None for r in got) == 4
+    for kind in ("template_id", "network_id"):
+        assert bcubed([r[kind] for r in got], [r[kind] for r in cli])["f1"] >= 0.99
+        same = sum(a[kind] == b[kind] for a, b in zip(got, cli, strict=True))
+        assert same == len(cli), f"{kind}: {len(cli) - same} rows differ from the command"
+    truth = [a["_template"] for a in ads]
+    good = [r["template_id"] for r in got if r["error"] is None]
+    assert bcubed(good, truth)["f1"] > 0.95
+
+
+def test_cluster_dataframe_keeps_every_row(spark):
+    from nigehbaan.inference.errors import UsageError
+
+    from nigehbaan.spark.cluster import cluster_dataframe
+
+    text = "Dubai hotel jobs for waiters. Salary 1800 AED plus free visa. Call 0321-4471985 now."
+    rows = [(1, text), (2, text.replace("1800", "2000")), (3, None), (4, "   "),
+            (5, "Factory workers needed in Malaysia, good salary. WhatsApp 0321-4471985.")]
+    df = spark.createDataFrame(rows, "id long, text string")
+    out = [r.asDict() for r in cluster_dataframe(df).collect()]
+    assert [r["id"] for r in out] == ["1", "2", "3", "4", "5"]
+    assert [r["input_position"] for r in out] == [0, 1, 2, 3, 4]
+    assert out[0]["template_id"] == out[1]["template_id"] != out[4]["template_id"]
+    assert out[0]["network_id"] == out[4]["network_id"]  # the shared number
+    assert out[2]["error"] and out[3]["error"] and out[0]["error"] is None
+    assert len({r["template_id"] for r in out}) == 4  # bad rows: ids of their own
+    with pytest.raises(UsageError, match="no text column 'body'"):
+        cluster_dataframe(df, text_col="body")

@@ -54,6 +54,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true",
                    help="replace an existing OUTPUT (only once the new one is complete)")
     sub.add_parser("entry", help="print the path of this entry point (for spark-submit)")
+    from nigehbaan.spark.cluster_job import add_parser
+
+    add_parser(sub)
     return p
 
 
@@ -65,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         print(entry.__file__)
         return EXIT_OK
     try:
+        if args.command == "cluster":
+            from nigehbaan.spark.cluster_job import run_cluster
+
+            return run_cluster(args)
         return run_score(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
