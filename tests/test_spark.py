@@ -258,7 +258,7 @@ def test_spark_submit_end_to_end(spark, tmp_path):
 
 # ---- clustering (issue 11 item 3) ------------------------------------------------------------
 
-def test_cluster_job_agrees_with_the_command(spark, tmp_path):
+def test_cluster_job_agrees_with_the_command(spark, tmp_path, capsys):
     """Generated campaigns (a hub number in more templates than the cap, near-miss boilerplate
     ads) and bad lines: the Spark job gives every row the command's template and network ids."""
     from nigehbaan.inference.cluster import cluster_file
@@ -267,7 +267,7 @@ def test_cluster_job_agrees_with_the_command(spark, tmp_path):
     from benchmarks.campaigns import bcubed
     from nigehbaan.spark.job import main
 
-    ads = make_campaigns(n=800, seed=3)
+    ads = make_campaigns(n=800, seed=3, max_reposts=10)  # ~140 templates, 60 with the hub
     src = tmp_path / "ads.jsonl"
     with open(src, "w", encoding="utf-8") as f:
         for k, a in enumerate(ads):
@@ -277,6 +277,7 @@ def test_cluster_job_agrees_with_the_command(spark, tmp_path):
     cluster_file(str(src), str(tmp_path / "cli.jsonl"))
     cli = read_jsonl(tmp_path / "cli.jsonl")
     assert main(["cluster", str(src), str(tmp_path / "out"), "--format", "json"]) == 1  # bad rows
+    assert "hub contacts (in more than 50 templates" in capsys.readouterr().err
     got = [r.asDict() for r in spark.read.json(str(tmp_path / "out")).orderBy("input_position").collect()]
     assert [r["id"] for r in got] == [r["id"] for r in cli]
     assert sum(r["error"] is not None for r in got) == 4
