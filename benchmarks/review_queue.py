@@ -100,10 +100,11 @@ def cursor_at(conn, filters: Filters, position: int) -> str | None:
     """The cursor after `position` rows of the filtered queue (found once, with OFFSET)."""
     where, args = filters.where()
     row = conn.execute(
-        f"SELECT rank, id FROM ads a WHERE {where} ORDER BY rank DESC, id DESC LIMIT 1 OFFSET ?",
+        f"SELECT priority, rank, id FROM ads a WHERE {where} "
+        "ORDER BY priority DESC, rank DESC, id DESC LIMIT 1 OFFSET ?",
         [*args, position],
     ).fetchone()
-    return encode_cursor(row["rank"], row["id"]) if row else None
+    return encode_cursor(row["priority"], row["rank"], row["id"]) if row else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             keyset = timed(lambda f=filters, c=cursor: queue_page(conn, f, after=c))
             offset = timed(
                 lambda w=where, a=fargs, d=depth: conn.execute(
-                    f"SELECT * FROM ads a WHERE {w} ORDER BY rank DESC, id DESC LIMIT 50 OFFSET ?",
+                    f"SELECT * FROM ads a WHERE {w} "
+                    "ORDER BY priority DESC, rank DESC, id DESC LIMIT 50 OFFSET ?",
                     [*a, d],
                 ).fetchall()
             )
@@ -162,10 +164,11 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     deep = conn.execute(
-        "SELECT rank, id FROM ads ORDER BY rank DESC, id DESC LIMIT 1 OFFSET 90000"
+        "SELECT priority, rank, id FROM ads ORDER BY priority DESC, rank DESC, id DESC "
+        "LIMIT 1 OFFSET 90000"
     ).fetchone()
     print(
-        f"\nad view next/previous at depth 90,000: {timed(lambda: neighbours(conn, Filters(), deep['rank'], deep['id'])):.2f} ms"
+        f"\nad view next/previous at depth 90,000: {timed(lambda: neighbours(conn, Filters(), deep)):.2f} ms"
     )
     conn.close()
     _http(db)

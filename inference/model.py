@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from nigehbaan.inference.calibration import CALIBRATION_METHODS, calibrate_logit
 from nigehbaan.inference.errors import ModelContractError
 from nigehbaan.inference.features import FEATURES_VERSION, AdAnalysis, feature_matrix, n_features
 from nigehbaan.inference.fingerprint import (
@@ -29,6 +30,7 @@ from nigehbaan.inference.fingerprint import (
 )
 from nigehbaan.inference.labels import BANDS, INDICATORS, LABEL_SCHEMA_VERSION, TEXT_KINDS
 from nigehbaan.inference.normalize import NORMALIZER_VERSION
+from nigehbaan.inference.priority import severity_table
 from nigehbaan.inference.rules import lexicon_fingerprint
 from safetensors.numpy import load_file, save_file
 
@@ -73,6 +75,9 @@ class Contract:
     # "text_kind": the risk is P(ad) x P(risky ad), so a warning or news item about trafficking
     # is not scored as a trafficking ad (needs a text-kind head); None: the risk as fitted.
     risk_gate: str | None = None
+    # Indicator severities for the triage `priority` (inference/priority.py), overriding the
+    # default table for the ids given; None (old contracts too): the default table.
+    severity: dict | None = None
     # The span model (inference/spans.py): labels, token thresholds, file; {} for none.
     spans: dict = field(default_factory=dict)
     # {indicator: threshold} an indicator without evidence must reach (higher than
@@ -109,6 +114,18 @@ class Contract:
                     "model %s has no fingerprints in its contract (made before they existed): "
                     "its features cannot be checked against this code's data", where
                 )
+        if self.calibration.get("method", "none") not in CALIBRATION_METHODS:
+            raise ModelContractError(
+                f"{where}: unknown calibration method {self.calibration.get('method')!r}; "
+                f"expected one of {CALIBRATION_METHODS}. Fix: upgrade nigehbaan or retrain."
+            )
+        try:
+            severity_table(self.severity)
+        except ValueError as exc:
+            raise ModelContractError(
+                f"{where}: {exc} (found in contract.json). Fix: correct or remove its "
+                "`severity` field (see inference/priority.py for the default table)."
+            ) from exc
         if self.spans:
             from nigehbaan.inference.spans import check_spans_contract
 
@@ -132,6 +149,8 @@ class Model:
 
     def __init__(self, contract: Contract, folder: Path | None = None, arrays: dict | None = None):
         self.contract = contract
+        # Severities of the triage priority: the default table with the contract's overrides.
+        self.severity = severity_table(contract.severity)
         self.folder = folder
         self.arrays = arrays or {}
         self._encoder = None
@@ -223,8 +242,7 @@ class Model:
             X = feature_matrix(analyses)
         z = self.logits(analyses, X, emb)
         cal = self.contract.calibration
-        if cal.get("method") == "platt":
-            z[:, 0] = cal["a"] * z[:, 0] + cal["b"]
+        z[:, 0] = calibrate_logit(z[:, 0], cal)
         P = _sigmoid(z)
         K = self.text_kinds(analyses, X) if self.Wk is not None else None
         if self.contract.risk_gate == "text_kind" and K is not None:

@@ -144,6 +144,10 @@ class ScoredAd(BaseModel):
     risk: float | None = Field(None, ge=0, le=1, description="calibrated probability that an "
                                "investigator should review the ad")
     band: Literal["high", "medium", "low"] | None = Field(None, description="triage band")
+    priority: float | None = Field(
+        None, ge=0, le=1, description="triage order: the risk weighed by the severity of the "
+        "indicators present, risk x (0.4 + 0.6 x max(severity x score)); at most the risk; "
+        "null on an error row (see inference/priority.py for the severities)")
     lang: str | None = Field(None, description="detected language: en, ur, ur-Latn, mixed, und "
                              "or a language pack's code")
     text_kind: Literal["ad", "warning", "news", "other"] | None = Field(

@@ -17,6 +17,7 @@ from nigehbaan.inference.labels import TEXT_KINDS
 from nigehbaan.inference.langid import identify
 from nigehbaan.inference.model import Model
 from nigehbaan.inference.normalize import normalize
+from nigehbaan.inference.priority import priority
 from nigehbaan.inference.rules import entity_hits, match_lexicon
 from nigehbaan.inference.schema import SCORED_FIELDS
 from nigehbaan.inference.spans import ground_indicators
@@ -93,6 +94,7 @@ def error_row(record: dict, error: str, model: Model | None, warnings: list[str]
     row.update(
         risk=None,
         band=None,
+        priority=None,
         lang=None,
         text_kind=None,
         indicators=[],
@@ -167,6 +169,8 @@ def _build_row(record: dict, a: AdAnalysis, probs, model: Model, kind_probs=None
     row.update(
         risk=risk,
         band=model.band(risk),
+        # The risk weighed by the severity of the indicators present (inference/priority.py).
+        priority=priority(risk, indicators, model.severity),
         lang=a.lang,
         # What kind of text this is (ad / warning / news / other); None when the model has no
         # text-kind head (the rules model, older models).

@@ -32,7 +32,7 @@ from nigehbaan.inference.io import decode_cells, format_of, readers
 from nigehbaan.inference.schema import SCORED_COLUMNS, ValidationError, describe, validate_scored
 from nigehbaan.review.db import transaction, utcnow
 from nigehbaan.review.labels import BANDS, INDICATORS, UNSCORED_BAND
-from nigehbaan.review.scored import entity_values, model_indicator_ids
+from nigehbaan.review.scored import entity_values, model_indicator_ids, row_priority
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +173,7 @@ def _record(n: int, row: dict[str, Any], summary: ImportSummary) -> tuple | None
         row["text"],
         None if risk is None else float(risk),
         -1.0 if risk is None else float(risk),
+        row_priority(row, None if risk is None else float(risk)),
         band,
         str(row.get("lang") or "und"),
         str(row.get("platform") or ""),
@@ -225,7 +226,7 @@ def _write(conn: sqlite3.Connection, batch: list[tuple[tuple, dict]], s: ImportS
             if ad_id in known:
                 s.reopened += _mark_stale(conn, ad_id, rec[-2], now)
                 conn.execute(
-                    "UPDATE ads SET text=?, risk=?, rank=?, band=?, lang=?, platform=?, "
+                    "UPDATE ads SET text=?, risk=?, rank=?, priority=?, band=?, lang=?, platform=?, "
                     "indicators=?, model_version=?, error=?, "
                     # A re-scored file without cluster columns keeps the ad in its campaign.
                     "template_id=COALESCE(?, template_id), network_id=COALESCE(?, network_id), "
@@ -237,9 +238,9 @@ def _write(conn: sqlite3.Connection, batch: list[tuple[tuple, dict]], s: ImportS
                 s.updated += 1
             else:
                 conn.execute(
-                    "INSERT INTO ads (id, text, risk, rank, band, lang, platform, indicators, "
-                    "model_version, error, template_id, network_id, scored_json, content_hash, "
-                    "imported_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO ads (id, text, risk, rank, priority, band, lang, platform, "
+                    "indicators, model_version, error, template_id, network_id, scored_json, "
+                    "content_hash, imported_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (*rec, now),
                 )
                 s.inserted += 1

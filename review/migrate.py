@@ -31,17 +31,27 @@ Version 3 adds review by campaign (issue 10, item 5; `nigehbaan cluster` output)
 - `campaigns`: one row per template or network summary (`--clusters FILE`), the summary as JSON.
 - `decisions.campaign_id`: set on each member's decision when one decision covered a whole
   template (every member still gets its own row in the append-only log).
+
+Version 4 orders the queue by triage priority (issue 13, item 3):
+
+- `ads.priority`: the scored row's `priority` (the risk weighed by the severity of its
+  indicators, inference/priority.py), or -1 for rows the scorer could not score. Rows stored
+  before it existed get it computed from their stored scored row (`scored.row_priority`: the
+  same formula on the stored risk and indicator scores, with the default severities).
+- indexes that lead with (priority, rank, id): the queue's keyset order.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from nigehbaan.inference.errors import UsageError
+from nigehbaan.review.scored import row_priority
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Versions `upgrade` brings to SCHEMA_VERSION, one step after another.
-UPGRADABLE = ("1", "2")
+UPGRADABLE = ("1", "2", "3")
 
 _V2_ADDITIONS = """
 CREATE INDEX IF NOT EXISTS ads_assigned ON ads (assigned_to, rank, id);
@@ -123,6 +133,36 @@ def _to_v3(conn: sqlite3.Connection) -> None:
             conn.execute(stmt)
 
 
+_V4_ADDITIONS = """
+CREATE INDEX IF NOT EXISTS ads_priority
+  ON ads (priority, rank, id, status, band, lang, platform, indicators);
+CREATE INDEX IF NOT EXISTS ads_status_priority
+  ON ads (status, priority, rank, id, band, lang, platform, indicators);
+CREATE INDEX IF NOT EXISTS ads_assigned_priority ON ads (assigned_to, priority, rank, id);
+"""
+
+
+def _to_v4(conn: sqlite3.Connection) -> None:
+    if "priority" not in _columns(conn, "ads"):
+        conn.execute("ALTER TABLE ads ADD COLUMN priority REAL NOT NULL DEFAULT -1")
+    rows = conn.execute("SELECT id, risk, scored_json FROM ads WHERE risk IS NOT NULL").fetchall()
+    conn.executemany(
+        "UPDATE ads SET priority = ? WHERE id = ?",
+        [(row_priority(_loads(r[2]), r[1]), r[0]) for r in rows],
+    )
+    for stmt in _V4_ADDITIONS.split(";\n"):
+        if stmt.strip():
+            conn.execute(stmt)
+
+
+def _loads(text: str) -> dict:
+    try:
+        row = json.loads(text)
+    except ValueError:
+        return {}
+    return row if isinstance(row, dict) else {}
+
+
 def _version(conn: sqlite3.Connection) -> str | None:
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return row[0] if row else None
@@ -177,7 +217,7 @@ def _to_v2(conn: sqlite3.Connection) -> None:
 
 
 def upgrade(conn: sqlite3.Connection) -> None:
-    """Bring a version-1 or -2 database to SCHEMA_VERSION; a no-op when it is there already.
+    """Bring a version-1, -2 or -3 database to SCHEMA_VERSION; a no-op when it is there already.
 
     Runs in one write transaction: a failure leaves the database at the version it had.
     """
@@ -191,7 +231,9 @@ def upgrade(conn: sqlite3.Connection) -> None:
             if found in UPGRADABLE:
                 if found == "1":
                     _to_v2(conn)
-                _to_v3(conn)
+                if found in ("1", "2"):
+                    _to_v3(conn)
+                _to_v4(conn)
                 problems = conn.execute("PRAGMA foreign_key_check").fetchall()
                 if problems:
                     raise UsageError(

@@ -1,9 +1,11 @@
-"""The triage queue: filters and keyset pagination in risk order.
+"""The triage queue: filters and keyset pagination in priority order.
 
-Ads are ordered by (rank, id) descending, rank being the risk. Pages continue from the last
-row seen (`WHERE (rank, id) < (?, ?)`) instead of using OFFSET, so page 2,000 of a 100,000-ad
-queue costs the same as page 1: SQLite walks the (status, rank, id) or (rank, id) index from
-the cursor. See benchmarks/review_queue.py for the measurement.
+Ads are ordered by (priority, rank, id) descending: the triage priority (the risk weighed by
+the severity of the indicators present, inference/priority.py), then the risk (`rank`), then
+the id. Pages continue from the last row seen (`WHERE (priority, rank, id) < (?, ?, ?)`)
+instead of using OFFSET, so page 2,000 of a 100,000-ad queue costs the same as page 1: SQLite
+walks the (status, priority, rank, id) or (priority, rank, id) index from the cursor. See
+benchmarks/review_queue.py for the measurement.
 """
 
 from __future__ import annotations
@@ -118,34 +120,40 @@ class Page:
     prev_cursor: str | None
 
 
-def encode_cursor(rank: float, ad_id: str) -> str:
-    """A cursor naming a position in the queue order; repr keeps the float exact."""
-    return f"{rank!r}:{ad_id}"
+def encode_cursor(priority: float, rank: float, ad_id: str) -> str:
+    """A cursor naming a position in the queue order; repr keeps the floats exact."""
+    return f"{priority!r}:{rank!r}:{ad_id}"
 
 
-def decode_cursor(cursor: str | None) -> tuple[float, str] | None:
-    """The (rank, id) in a cursor, or None if it is missing or malformed."""
-    if not cursor or ":" not in cursor:
+def decode_cursor(cursor: str | None) -> tuple[float, float, str] | None:
+    """The (priority, rank, id) in a cursor, or None if it is missing or malformed."""
+    parts = (cursor or "").split(":", 2)
+    if len(parts) != 3:
         return None
-    rank, ad_id = cursor.split(":", 1)
     try:
-        return float(rank), ad_id
+        return float(parts[0]), float(parts[1]), parts[2]
     except ValueError:
         return None
 
 
+def _key(row) -> tuple[float, float, str]:
+    return row["priority"], row["rank"], row["id"]
+
+
 # What a queue row shows (also the shared-contact list). Only the snippet needs the wide row.
 ROW_COLUMNS = (
-    "a.id, substr(a.text, 1, 240) AS snippet, a.risk, a.rank, a.band, a.lang, a.platform, "
+    "a.id, substr(a.text, 1, 240) AS snippet, a.risk, a.rank, a.priority, a.band, a.lang, "
+    "a.platform, "
     "a.status, a.error, a.indicators, "
     "(SELECT name FROM users WHERE id = a.assigned_to) AS assignee"
 )
 
 
 def _fetch(conn, where, args, op, order, key, limit) -> list[sqlite3.Row]:
-    cond = f"{where} AND (a.rank, a.id) {op} (?, ?)" if key else where
+    cond = f"{where} AND (a.priority, a.rank, a.id) {op} (?, ?, ?)" if key else where
     return conn.execute(
-        f"SELECT {ROW_COLUMNS} FROM ads a WHERE {cond} ORDER BY a.rank {order}, a.id {order} LIMIT ?",
+        f"SELECT {ROW_COLUMNS} FROM ads a WHERE {cond} "
+        f"ORDER BY a.priority {order}, a.rank {order}, a.id {order} LIMIT ?",
         [*args, *(key or ()), limit],
     ).fetchall()
 
@@ -184,28 +192,29 @@ def queue_page(
         has_prev = (
             bool(after_key)
             and bool(rows)
-            and bool(_fetch(conn, where, args, ">", "ASC", (rows[0]["rank"], rows[0]["id"]), 1))
+            and bool(_fetch(conn, where, args, ">", "ASC", _key(rows[0]), 1))
         )
     total = conn.execute(f"SELECT COUNT(*) FROM ads a WHERE {where}", args).fetchone()[0]
     return Page(
         rows=rows,
         total=total,
-        next_cursor=encode_cursor(rows[-1]["rank"], rows[-1]["id"]) if rows and has_next else None,
-        prev_cursor=encode_cursor(rows[0]["rank"], rows[0]["id"]) if rows and has_prev else None,
+        next_cursor=encode_cursor(*_key(rows[-1])) if rows and has_next else None,
+        prev_cursor=encode_cursor(*_key(rows[0])) if rows and has_prev else None,
     )
 
 
 def neighbours(
-    conn: sqlite3.Connection, filters: Filters, rank: float, ad_id: str
+    conn: sqlite3.Connection, filters: Filters, ad: Mapping
 ) -> tuple[str | None, str | None]:
-    """Ids of the ads just before and just after (rank, ad_id) in the filtered queue.
+    """Ids of the ads just before and just after `ad` (a row with priority, rank and id) in
+    the filtered queue.
 
     Works even when the ad itself no longer matches the filters (it was just decided), which
     is what lets keyboard triage step on to the next undecided ad.
     """
     where, args = resolve_id(conn, filters).where()
-    prev = _fetch(conn, where, args, ">", "ASC", (rank, ad_id), 1)
-    nxt = _fetch(conn, where, args, "<", "DESC", (rank, ad_id), 1)
+    prev = _fetch(conn, where, args, ">", "ASC", _key(ad), 1)
+    nxt = _fetch(conn, where, args, "<", "DESC", _key(ad), 1)
     return (prev[0]["id"] if prev else None, nxt[0]["id"] if nxt else None)
 
 

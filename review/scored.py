@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from nigehbaan.inference.priority import priority
+
 
 def model_indicator_ids(scored: dict) -> list[str]:
     """Indicator ids the model reported, in its order, without repeats."""
@@ -41,3 +43,16 @@ def entity_values(entities: Any) -> Iterator[tuple[str, str]]:
             continue
         for v in values:
             yield str(kind), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+
+
+def row_priority(scored: dict, risk: float | None) -> float:
+    """The queue's priority of a scored row: its `priority` when it has one in 0..1, else
+    computed from `risk` and its indicators by inference/priority.py (default severities; rows
+    written before `priority` existed); -1 for a row without a risk (sorts last)."""
+    if risk is None:
+        return -1.0
+    value = scored.get("priority")
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1:
+        return float(value)
+    indicators = [i for i in scored.get("indicators") or [] if isinstance(i, dict)]
+    return float(priority(risk, indicators))

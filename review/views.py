@@ -103,7 +103,7 @@ def ad_view(ad_id: str, request: Request, user: LoggedIn, conn: Conn):
     scored = json.loads(ad["scored_json"])
     filters = Filters.from_params(request.query_params, user.id)
     text_html, skipped, unmarked = highlight(ad["text"], scored.get("indicators"))
-    prev_id, next_id = neighbours(conn, filters, ad["rank"], ad["id"])
+    prev_id, next_id = neighbours(conn, filters, ad)
     second = dec.pending_second(conn, user, ad_id) is not None
     return render(
         request,
@@ -205,7 +205,7 @@ def decide(
     if action == "reopen":
         return RedirectResponse(f"/ads/{ad_key(ad_id)}{filters.query_string()}", 303)
     ad = _ad_row(conn, ad_id)
-    _, next_id = neighbours(conn, filters, ad["rank"], ad_id)
+    _, next_id = neighbours(conn, filters, ad)
     target = f"/ads/{ad_key(next_id)}" if next_id else "/queue"
     return RedirectResponse(target + filters.query_string(), status_code=303)
 
@@ -245,7 +245,7 @@ def contact(request: Request, user: LoggedIn, conn: Conn, value: str = ""):
     rows = conn.execute(
         f"SELECT {ROW_COLUMNS} FROM ads a WHERE a.id IN "
         f"(SELECT ad_id FROM ad_entities WHERE {_IN_LINKED} AND value = ?) "
-        "ORDER BY a.rank DESC, a.id DESC LIMIT 500",
+        "ORDER BY a.priority DESC, a.rank DESC, a.id DESC LIMIT 500",
         [*LINKED_KINDS, value],
     ).fetchall()
     return render(request, "contact.html", value=value, rows=rows)
@@ -268,6 +268,7 @@ def api_queue(request: Request, user: LoggedIn, conn: Conn, after: str = "", bef
         "prev": page.prev_cursor,
         "ads": [
             {k: r[k] for k in ("id", "risk", "band", "lang", "platform", "status")}
+            | {"priority": r["priority"] if r["priority"] >= 0 else None}
             | {"indicators": (r["indicators"] or "").split()}
             for r in page.rows
         ],

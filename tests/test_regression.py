@@ -46,6 +46,12 @@ def test_scores_match_the_committed_expected_output(model_name, input_name):
     assert len(got) == len(expected)
     tol = TOLERANCE[model_name]
     for e, g in zip(expected, got, strict=True):
+        # `priority` is checked only where the expected row has it: files written before it
+        # existed lack it (the coordinator regenerates them with the next retrained models).
+        if "priority" in e:
+            a, b = g["priority"], e["priority"]
+            assert (a is None and b is None) or abs(a - b) <= tol, (e["id"], a, b)
+        g, e = ({k: v for k, v in r.items() if k != "priority"} for r in (g, e))
         assert _without_scores(g) == _without_scores(e), e["id"]
         for a, b in zip(_scores_of(g), _scores_of(e), strict=True):
             assert (a is None and b is None) or abs(a - b) <= tol, (e["id"], a, b)

@@ -60,6 +60,16 @@ class TrainConfig:
                        "on standardised embeddings (0.01 was best on dev of 0.01/0.03/0.1/1)")
     stack_C: float = _f(0.1, "stack: inverse L2 strength of the per-label 2-feature stacking "
                         "regressions fitted on dev (strong: dev is small and reused)")
+    calibration: str = _f(
+        "platt_knee", "risk calibration fitted on dev (training/calibration.py): platt (maximum "
+        "likelihood; saturates: half the risky ads at >= 0.99 on a nearly separable dev), "
+        "platt_knee (Platt, with the slope lowered above `calibration_knee` so that at most "
+        "`calibration_top_share` of risky dev ads reach 0.99) or none")
+    calibration_knee: float = _f(
+        0.95, "platt_knee: the calibrated risk above which the logit's slope is lowered")
+    calibration_top_share: float = _f(
+        0.03, "platt_knee: the largest share of risky dev ads left at risk >= 0.99 (below the "
+        "5% target, for the margin gold needs)")
     span_head: bool = _f(
         False, "stack: fit a span model (inference/spans.py) on the corpus `spans`: a token "
         "tagger over the encoder's last hidden states that adds model evidence (`source: model`) "
@@ -84,6 +94,12 @@ class TrainConfig:
             raise UsageError(f"deployment_prior must be in (0, 1), found {self.deployment_prior}")
         if not 0 < self.high_precision <= 1 or not 0 < self.medium_recall <= 1:
             raise UsageError("high_precision and medium_recall must be in (0, 1]")
+        if self.calibration not in ("none", "platt", "platt_knee"):
+            raise UsageError(f"calibration {self.calibration!r}: expected platt_knee, platt or none")
+        if not 0.5 <= self.calibration_knee < 0.99 or not 0 <= self.calibration_top_share < 1:
+            raise UsageError(
+                "calibration_knee must be in [0.5, 0.99) and calibration_top_share in [0, 1), "
+                f"found {self.calibration_knee}, {self.calibration_top_share}")
         if self.encoder_quantize not in (None, "int8", "bf16"):
             raise UsageError(
                 f"encoder_quantize {self.encoder_quantize!r}: expected int8, bf16 or null")

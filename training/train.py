@@ -3,7 +3,7 @@
 Steps: load the built corpus; analyse every ad with the runtime's own `inference.scorer.analyze`
 (so training and scoring cannot drift); fit one logistic regression per target (risk + 18
 indicators) on hashed n-grams + rule features; for `stack`, fit a head on sentence embeddings
-and per-label stacking weights on dev; calibrate the risk on dev (Platt); choose band and
+and per-label stacking weights on dev; calibrate the risk on dev (training/calibration.py); choose band and
 indicator thresholds on dev; measure dev, test and gold; write the model directory with its
 contract; log everything to MLflow.
 """
@@ -22,6 +22,7 @@ from nigehbaan.inference.labels import TEXT_KINDS
 from nigehbaan.inference.model import Contract, Model, save_model
 from nigehbaan.inference.scorer import analyze
 from nigehbaan.inference.spans import ground_indicators
+from nigehbaan.training.calibration import fit_calibration
 from nigehbaan.training.config import TrainConfig
 from nigehbaan.training.corpus.data import load_split, targets, text_kind_of  # noqa: F401
 from nigehbaan.training.evaluation.metrics import (
@@ -80,13 +81,6 @@ def fit_text_kind(X: sp.csr_matrix, rows: list[dict], cfg: TrainConfig) -> dict[
     return {"kind_rows": keep, "kind_W": W.astype(np.float16), "kind_b": b}
 
 
-def _platt(z: np.ndarray, y: np.ndarray) -> dict:
-    if len(set(y.tolist())) < 2:
-        return {"method": "none"}
-    lr = LogisticRegression(C=1e4, solver="lbfgs").fit(z.reshape(-1, 1), y)
-    return {"method": "platt", "a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
-
-
 def _take(rows: list[dict], n: int | None, seed: int) -> list[dict]:
     if n is None or n >= len(rows):
         return rows
@@ -131,7 +125,8 @@ def train(cfg: TrainConfig) -> Path:
     # Calibrate and choose thresholds on dev only.
     z_dev = model.logits(analyses["dev"])
     y_dev = targets(dev_rows)
-    contract.calibration = _platt(z_dev[:, 0], y_dev[:, 0])
+    contract.calibration = fit_calibration(
+        z_dev[:, 0], y_dev[:, 0], cfg.calibration, cfg.calibration_knee, cfg.calibration_top_share)
     P_dev = model.predict(analyses["dev"])
     contract.band_thresholds = choose_band_thresholds(
         y_dev[:, 0], P_dev[:, 0], cfg.high_precision, cfg.medium_recall, cfg.deployment_prior

@@ -21,8 +21,9 @@ def test_confirm_records_who_and_when_and_moves_to_the_next_ad(client_for, conn)
     client = client_for("ayesha")
     page = client.get("/ads/demo-ur-1")
     r = post_decision(client, "demo-ur-1", "confirm", version_of(page.text), note="clear case")
-    # demo-ur-1 is the riskiest ad; the next undecided one in risk order is demo-en-1.
-    assert (r.status_code, r.headers["location"]) == (303, "/ads/demo-en-1")
+    # The next undecided ad in priority order: demo-rur-1 (debt bondage, restricted freedom)
+    # before demo-en-1, whose risk is higher but whose indicators are less severe.
+    assert (r.status_code, r.headers["location"]) == (303, "/ads/demo-rur-1")
     row = conn.execute(
         "SELECT a.status, a.version, d.action, d.note, d.at, u.name FROM ads a "
         "JOIN decisions d ON d.id = a.decision_id JOIN users u ON u.id = d.user_id "

@@ -159,7 +159,7 @@ def test_foreign_sqlite_file_is_refused(tmp_path):
 
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("CREATE TABLE x (y)").connection.commit()
-    with pytest.raises(UsageError, match="expected schema version 3, found none"):
+    with pytest.raises(UsageError, match="expected schema version 4, found none"):
         connect(other)
 
 

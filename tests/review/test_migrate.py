@@ -37,7 +37,9 @@ def test_a_schema_1_database_opens_keeps_its_log_and_gains_the_new_features(tmp_
     path = tmp_path / "old.db"
     _old_db(path)
     conn = connect(path)  # not create: an existing file is upgraded, not refused
-    assert get_meta(conn, "schema_version") == str(SCHEMA_VERSION) == "3"
+    assert get_meta(conn, "schema_version") == str(SCHEMA_VERSION) == "4"
+    # Rows stored before `priority` existed get it from their stored risk and indicators.
+    assert conn.execute("SELECT priority FROM ads WHERE id = 'a1'").fetchone()[0] == 0.36
     assert conn.execute("SELECT template_id, network_id FROM ads WHERE id = 'a1'").fetchone()[:] == (
         None,
         None,
@@ -76,7 +78,7 @@ def test_a_database_of_an_unknown_schema_is_refused(tmp_path):
     raw.execute("INSERT INTO meta VALUES ('schema_version', '99')")
     raw.commit()
     raw.close()
-    with pytest.raises(Exception, match="expected schema version 3, found 99"):
+    with pytest.raises(Exception, match="expected schema version 4, found 99"):
         connect(path)
 
 
@@ -93,7 +95,7 @@ def test_a_schema_2_database_gains_the_campaign_tables(tmp_path):
     raw.execute("COMMIT")
     raw.close()
     conn = connect(path)
-    assert get_meta(conn, "schema_version") == "3"
+    assert get_meta(conn, "schema_version") == "4"
     assert conn.execute("SELECT COUNT(*) FROM campaigns").fetchone()[0] == 0
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"ads_template", "ads_network", "decisions_by_campaign"} <= indexes

@@ -17,13 +17,14 @@ def queue_ids(html: str) -> list[str]:
     return re.findall(r'<tr data-href="/ads/([^"?]+)', html)
 
 
-def test_queue_is_highest_risk_first_with_unscored_last(client_for):
+def test_queue_is_highest_priority_first_then_risk_with_unscored_last(client_for):
     client = client_for("ayesha")
-    ids = queue_ids(client.get("/queue").text)
-    assert ids[:3] == ["demo-ur-1", "demo-en-1", "demo-xss"]
-    assert ids[-1] == "demo-err"
-    risks = [a["risk"] for a in client.get("/api/queue").json()["ads"]]
-    assert risks[:-1] == sorted(risks[:-1], reverse=True) and risks[-1] is None
+    ads = client.get("/api/queue").json()["ads"]
+    assert queue_ids(client.get("/queue").text) == [a["id"] for a in ads]
+    assert ads[-1]["id"] == "demo-err" and ads[-1]["risk"] is None and ads[-1]["priority"] is None
+    keys = [(a["priority"], a["risk"]) for a in ads[:-1]]
+    assert keys == sorted(keys, reverse=True)
+    assert all(a["priority"] <= a["risk"] for a in ads[:-1])
 
 
 @pytest.mark.parametrize(
@@ -72,8 +73,9 @@ def test_keyset_pages_cover_everything_once_both_ways(conn):
             break
         after = page.next_cursor
     assert len(seen) == len(set(seen)) == 247 == page.total
-    ranks = [conn.execute("SELECT rank FROM ads WHERE id=?", (i,)).fetchone()[0] for i in seen]
-    assert ranks == sorted(ranks, reverse=True)
+    keys = [tuple(conn.execute("SELECT priority, rank FROM ads WHERE id=?", (i,)).fetchone())
+            for i in seen]
+    assert keys == sorted(keys, reverse=True)
     assert pages[0].prev_cursor is None and pages[1].prev_cursor is not None
     # Walking back from the last page gives the same pages in reverse.
     back = queue_page(conn, filters, before=pages[-1].prev_cursor, limit=25)
@@ -172,7 +174,8 @@ def test_api_ad(client_for):
 
 def test_ids_with_url_and_html_characters(client_for, conn):
     odd = "olx/123?x=1#frag & <b>ü"
-    import_rows(conn, [(1, scored_ad(odd, "an ad with an odd id", 0.999, "high", "en", {}))])
+    ad = scored_ad(odd, "an ad with an odd id", 0.999, "high", "en", {}, priority=0.999)
+    import_rows(conn, [(1, ad)])
     client = client_for("ayesha")
     html = client.get("/queue").text
     href = queue_ids(html)[0]
@@ -180,5 +183,6 @@ def test_ids_with_url_and_html_characters(client_for, conn):
     page = client.get(f"/ads/{href}")
     assert page.status_code == 200 and "olx/123?x=1#frag &amp; &lt;b&gt;ü" in page.text
     r = post_decision(client, odd, "confirm", 1)
-    assert (r.status_code, r.headers["location"]) == (303, "/ads/demo-ur-1")
+    # On to the next ad in queue order (the demo's highest priority).
+    assert (r.status_code, r.headers["location"]) == (303, f"/ads/{queue_ids(html)[1]}")
     assert conn.execute("SELECT status FROM ads WHERE id = ?", (odd,)).fetchone()[0] == "confirmed"

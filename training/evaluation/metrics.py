@@ -110,6 +110,8 @@ def risk_metrics(y: np.ndarray, p: np.ndarray, bands: dict) -> dict:
         "pr_auc": safe_auc(y, p, "pr"),
         "roc_auc": safe_auc(y, p, "roc"),
         "ece": expected_calibration_error(y, p) if len(y) else None,
+        # Saturation: risky ads at risk >= 0.99 get no order among them in a triage queue.
+        "risky_at_0_99": float((p[y == 1] >= 0.99).mean()) if y.sum() else None,
         "precision_at_50": precision_at_k(y, p, 50),
         "precision_at_100": precision_at_k(y, p, 100),
         "at_high": at_threshold(y, p, bands["high"]),

@@ -153,6 +153,60 @@ def _components(model_dir: Path, contract: dict) -> list[str]:
     return md
 
 
+def _triage(model_dir: Path, contract: dict) -> list[str]:
+    """Calibration and triage order on dev, test and gold: ECE, the share of risky ads at risk
+    >= 0.99 (saturated: no order among them), and two plots written beside the card
+    (`risk_priority.png`, `calibration.png`)."""
+    import numpy as np
+    from nigehbaan.inference.model import load_model
+    from nigehbaan.inference.scorer import score_records
+    from nigehbaan.training.corpus.data import load_split
+    from nigehbaan.training.evaluation.metrics import expected_calibration_error
+    from nigehbaan.training.evaluation.plots import calibration_png, risk_priority_png
+
+    model = load_model(model_dir)
+    corpus = Path(contract["training"]["config"]["corpus_dir"])
+    cal = contract.get("calibration", {})
+    md = ["| split | ads | risky | ECE | risky ads at risk >= 0.99 | risky ads at priority >= 0.99 | median priority of risky ads |",
+          "|---|---|---|---|---|---|---|"]
+    hist, rel = {}, {}
+    for split in ("dev", "test", "gold"):
+        if not (corpus / f"{split}.jsonl").is_file():
+            continue
+        rows = load_split(corpus, split)
+        scored = score_records([{"id": r["id"], "text": r["text"]} for r in rows], model)
+        y = np.array([r["risk"] for r in rows])
+        risk = np.array([s["risk"] for s in scored], dtype=float)
+        prio = np.array([s["priority"] for s in scored], dtype=float)
+        ece = expected_calibration_error(y, risk)
+        hist[split], rel[split] = (y, risk, prio), (y, risk, ece)
+        r = y == 1
+        md.append(f"| {split} | {len(y)} | {int(r.sum())} | {ece:.3f} | {(risk[r] >= 0.99).mean():.1%} | "
+                  f"{(prio[r] >= 0.99).mean():.1%} | {np.median(prio[r]):.3f} |")
+    risk_priority_png(hist, model_dir / "risk_priority.png")
+    calibration_png(rel, model_dir / "calibration.png")
+    how = {
+        "platt_knee": f"Platt-calibrated on dev (a={cal.get('a', 0):.3f}, b={cal.get('b', 0):.3f}), with "
+                      f"the slope multiplied by {cal.get('top_slope', 1):.3f} above risk "
+                      f"{1 / (1 + np.exp(-cal.get('knee', 0))):.2f} so that few "
+                      "risky ads reach 0.99 (`calibration: platt_knee`, training/calibration.py)",
+        "platt": "Platt-calibrated on dev (maximum likelihood; `calibration: platt`)",
+    }.get(cal.get("method"), "not calibrated")
+    return [
+        f"The risk is {how}. The priority (`priority` in every scored row) is the risk weighed by the "
+        "severity of the indicators judged present: `risk x (0.4 + 0.6 x max(severity x score))`, "
+        "severities 1.0 for children, organ trade, sexual services, debt bondage and restricted "
+        "freedom, 0.75 for document retention, irregular routes and marriage abroad, 0.5 for fees, "
+        "no licence, unrealistic pay and narrow targeting, 0.3 for the rest (inference/priority.py; "
+        "a contract's `severity` may override them). The review queue sorts by it.",
+        "",
+        *md,
+        "",
+        "![Risk and priority](risk_priority.png)",
+        "![Calibration](calibration.png)",
+    ]
+
+
 def render(model_dir: Path, external: str = "auto", compare: Path | None = None) -> str:
     contract = json.loads((model_dir / "contract.json").read_text())
     gold = Path(contract["training"]["config"]["corpus_dir"]) / "gold.jsonl"
@@ -172,7 +226,7 @@ def render(model_dir: Path, external: str = "auto", compare: Path | None = None)
         + f". Trained on {contract['training']['train_ads']:,} ads (corpus "
         f"{(contract['training'].get('corpus_manifest') or {}).get('version')}, augmentation "
         f"{'on' if cfg['use_augmented'] else 'off'}), C={cfg['C']}, class weights {cfg['class_weight']}. "
-        "The risk is Platt-calibrated on the dev split. Contract: normaliser "
+        "The risk is calibrated on the dev split (see Calibration and triage order). Contract: normaliser "
         f"`{contract['normalizer']}`, features `{contract['features']}`, lexicon `{contract['lexicon']['version']}` "
         f"(sha256 `{contract['lexicon']['sha256'][:16]}…`). Weights: safetensors files beside "
         "`contract.json`; nothing is pickled.",
@@ -215,6 +269,10 @@ def render(model_dir: Path, external: str = "auto", compare: Path | None = None)
         "## Indicators",
         "",
         *_indicator_table(contract["metrics"]),
+        "",
+        "## Calibration and triage order",
+        "",
+        *_triage(model_dir, contract),
         "",
         *([
             "## Evidence",

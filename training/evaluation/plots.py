@@ -78,3 +78,43 @@ def indicator_f1_png(per_indicator: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def risk_priority_png(splits: dict, path: Path) -> None:
+    """Histograms of risk and priority per split (`splits`: name -> (y, risk, priority)), risky
+    and other ads apart: a triage order needs the risky ads spread out, not piled at 1.0."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    bins = np.linspace(0, 1, 41)
+    for ax, col, title in ((axes[0], 1, "risk"), (axes[1], 2, "priority")):
+        for name, arrays in splits.items():
+            y, v = np.asarray(arrays[0]), np.asarray(arrays[col], dtype=float)
+            ax.hist(v[y == 1], bins=bins, histtype="step", lw=1.5, label=f"{name}: risky")
+            ax.hist(v[y == 0], bins=bins, histtype="step", lw=1, ls="--", label=f"{name}: other")
+        ax.set_yscale("log")
+        ax.set_xlabel(title)
+        ax.set_title(f"{title.capitalize()} of dev/test/gold ads")
+    axes[0].set_ylabel("ads (log scale)")
+    axes[1].legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def calibration_png(splits: dict, path: Path, bins: int = 10) -> None:
+    """Reliability lines per split (`splits`: name -> (y, p, ece)), the ECE in the legend."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], "k--", lw=1)
+    edges = np.linspace(0, 1, bins + 1)
+    for name, (y, p, ece) in splits.items():
+        y, p = np.asarray(y), np.asarray(p)
+        idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+        xs = [p[idx == b].mean() for b in range(bins) if (idx == b).any()]
+        ys = [y[idx == b].mean() for b in range(bins) if (idx == b).any()]
+        ax.plot(xs, ys, "o-", ms=3, label=f"{name} (ECE {ece:.3f})")
+    ax.set_xlabel("predicted risk")
+    ax.set_ylabel("observed share risky")
+    ax.set_title("Risk calibration")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
