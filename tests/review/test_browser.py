@@ -45,13 +45,13 @@ def test_keyboard_triage_and_hostile_ad(browser, db_path):
         page.on("pageerror", lambda e: console_errors.append(str(e)))
 
         log_in(page, base, "ayesha", PASSWORD)
-        # The queue: j/k move the selection, Enter opens the selected ad.
+        # The queue (priority order: demo-xss, demo-ur-1, demo-rur-1, demo-en-1, ...): j/k move
+        # the selection, Enter opens the selected ad.
+        assert page.locator("tr.selected").get_attribute("data-href") == "/ads/demo-xss"
+        page.keyboard.press("j")
+        page.keyboard.press("j")
+        page.keyboard.press("k")
         assert page.locator("tr.selected").get_attribute("data-href") == "/ads/demo-ur-1"
-        page.keyboard.press("j")
-        page.keyboard.press("j")
-        page.keyboard.press("k")
-        assert page.locator("tr.selected").get_attribute("data-href") == "/ads/demo-en-1"
-        page.keyboard.press("k")
         page.keyboard.press("Enter")
         page.wait_for_url(f"{base}/ads/demo-ur-1")
 
@@ -74,12 +74,15 @@ def test_keyboard_triage_and_hostile_ad(browser, db_path):
         page.keyboard.type("clear dubai case")  # c, d and e typed here must not decide
         page.keyboard.press("Escape")
         page.keyboard.press("c")
+        page.wait_for_url(f"{base}/ads/demo-rur-1")
+        page.keyboard.press("d")
         page.wait_for_url(f"{base}/ads/demo-en-1")
         assert page.locator("#ad-text mark.ev").count() == 10
-        page.keyboard.press("d")
-        page.wait_for_url(f"{base}/ads/demo-xss")
+        page.keyboard.press("e")
+        page.wait_for_url(f"{base}/ads/demo-ur-2")
 
         # The hostile ad: payloads are text, nothing ran.
+        page.goto(f"{base}/ads/demo-xss")
         page.wait_for_load_state("load")
         page.wait_for_timeout(300)  # give a broken image's onerror time to fire, if it existed
         text = page.inner_text("#ad-text")
@@ -91,8 +94,6 @@ def test_keyboard_triage_and_hostile_ad(browser, db_path):
             "undefined",
         ]
         assert page.locator("#ad-text mark.ev").count() == 2
-        page.keyboard.press("e")
-        page.wait_for_url(f"{base}/ads/demo-rur-1")
 
         assert dialogs == []
         assert console_errors == []  # also: no CSP violation from our own pages
@@ -104,8 +105,8 @@ def test_keyboard_triage_and_hostile_ad(browser, db_path):
     ).fetchall()
     assert [tuple(r) for r in rows] == [
         ("demo-ur-1", "confirm", "clear dubai case", "ayesha"),
-        ("demo-en-1", "dismiss", "", "ayesha"),
-        ("demo-xss", "escalate", "", "ayesha"),
+        ("demo-rur-1", "dismiss", "", "ayesha"),
+        ("demo-en-1", "escalate", "", "ayesha"),
     ]
 
 
