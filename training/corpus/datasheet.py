@@ -89,6 +89,7 @@ def tables(corpus: str | Path = "data/corpus/v3") -> str:
             md.append(f"| {ind} | " + " | ".join(cells) + " |")
     md += batch_tables(bulk)
     md += audit_table(corpus.parent / "corrections")
+    md += agreement_table(corpus.parent / "agreement")
     plat = Counter(r["platform"] for r in bulk)
     md += ["", "### Platforms (bulk)", "", "| platform | ads |", "|---|---|"]
     md += [f"| {p} | {n} |" for p, n in plat.most_common()]
@@ -175,6 +176,31 @@ def audit_table(folder: Path) -> list[str]:
         cells = [f"{rm[ind]} / {ad[ind]}" for rm, ad in rounds.values()]
         if any(c != "0 / 0" for c in cells):
             md.append(f"| {ind} | " + " | ".join(cells) + " |")
+    return md
+
+
+def agreement_table(folder: Path) -> list[str]:
+    """Cohen's kappa between the corpus labels and a blind second annotator, per indicator and
+    round (`agreement/round-*.jsonl`: id, first, second)."""
+    import json
+
+    from sklearn.metrics import cohen_kappa_score
+
+    rounds = {p.stem: [json.loads(x) for x in p.read_text(encoding="utf-8").splitlines() if x.strip()]
+              for p in sorted(folder.glob("round-*.jsonl"))} if folder.is_dir() else {}
+    if not rounds:
+        return []
+    inds = [i for i in INDICATORS if any(i in r["first"] or i in r["second"] for v in rounds.values() for r in v)]
+    md = ["", "### Label agreement: corpus labels vs a blind second annotator (Cohen's kappa; ads carrying it first / second)",
+          "", "| indicator | " + " | ".join(f"{k} ({len(v)} ads)" for k, v in rounds.items()) + " |",
+          "|---|" + "---|" * len(rounds)]
+    for ind in inds:
+        cells = []
+        for rows in rounds.values():
+            a = [ind in r["first"] for r in rows]
+            b = [ind in r["second"] for r in rows]
+            cells.append(f"{cohen_kappa_score(a, b):.2f} ({sum(a)} / {sum(b)})")
+        md.append(f"| {ind} | " + " | ".join(cells) + " |")
     return md
 
 
