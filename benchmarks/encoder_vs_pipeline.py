@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="rounds; the best time counts")
     args = ap.parse_args(argv)
     os.environ["NIGEHBAAN_EMBED_MEMO"] = "0"  # measure encoding, not the embedding memo
+    os.environ["NIGEHBAAN_SCORE_CACHE"] = "0"  # nor the score caches (scorecache.py)
 
     texts, origin = load_texts(args.n, args.corpus)
     prefixed = ["query: " + t for t in texts]

@@ -252,6 +252,7 @@ def main() -> None:
     # The encoder keeps the embeddings of the last 20,000 texts per process (for training): (b)
     # would reuse (a)'s. Off, so each file costs what a fresh `nigehbaan score` run costs.
     os.environ["NIGEHBAAN_EMBED_MEMO"] = "0"
+    os.environ["NIGEHBAAN_SCORE_CACHE"] = "0"  # nor the score caches (scorecache.py)
     models = args.model or ["default", "fast"]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

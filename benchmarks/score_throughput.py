@@ -25,14 +25,20 @@ from nigehbaan.inference.batch import score_file
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def generate(n: int, path: Path, seed: int = 1) -> None:
+def generate(n: int, path: Path, seed: int = 1, reposts: float = 0.0) -> None:
+    """N ads; a share `reposts` of them exact copies (new id) of an earlier ad's text."""
     src = ROOT / "data" / "corpus" / "v3" / "train.jsonl"
     texts = [json.loads(line)["text"] for line in open(src, encoding="utf-8")]
     pieces = [p for t in texts for p in re.split(r"(?<=[.!?۔\n])\s+", t) if p.strip()]
     rng = random.Random(seed)
     with open(path, "w", encoding="utf-8") as f:
+        done: list[str] = []
         for i in range(n):
-            text = " ".join(rng.sample(pieces, rng.randint(2, 6)))
+            if done and rng.random() < reposts:
+                text = rng.choice(done)
+            else:
+                text = " ".join(rng.sample(pieces, rng.randint(2, 6)))
+                done.append(text)
             f.write(json.dumps({"id": f"b{i}", "text": text, "platform": "facebook"}, ensure_ascii=False) + "\n")
 
 
@@ -43,10 +49,12 @@ def main() -> None:
                     help="model directory (default: models/fast, the rules-and-features path)")
     ap.add_argument("--workers", type=int, default=None, help="scoring processes (default 2)")
     ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--reposts", type=float, default=0.0,
+                    help="share of the ads that are exact re-posts of an earlier one (default 0)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "ads.jsonl", Path(tmp) / "scored.jsonl"
-        generate(args.n, src)
+        generate(args.n, src, reposts=args.reposts)
         size_mb = src.stat().st_size / 1e6
         t0 = time.perf_counter()
         summary = score_file(str(src), str(out), model_dir=args.model, batch_size=args.batch_size,
@@ -57,6 +65,8 @@ def main() -> None:
     print(f"ads: {summary.rows:,} ({size_mb:.1f} MB of JSONL), errors: {summary.errors}")
     print(f"time: {secs:.1f} s  ->  {summary.rows / secs:,.0f} ads/s "
           f"(workers={args.workers or 'default'}, batch={args.batch_size})")
+    if hasattr(summary, "cache_line"):
+        print(summary.cache_line())
     print(f"peak RSS: parent {parent:,.0f} MB, largest worker {children:,.0f} MB")
 
 

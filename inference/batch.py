@@ -24,11 +24,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nigehbaan.inference import scorecache, surrogates
 from nigehbaan.inference.errors import Interrupted, UsageError
 from nigehbaan.inference.io import Row, check_output, format_of, readers, writers
 from nigehbaan.inference.model import Model, load_model
 from nigehbaan.inference.schema import SCORED_COLUMNS
-from nigehbaan.inference.scorer import derive_id, error_row, score_records
+from nigehbaan.inference.scorer import _warnings_of, derive_id, error_row, score_records
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Summary:
     langs: Counter = field(default_factory=Counter)
     indicators: Counter = field(default_factory=Counter)
     first_errors: list = field(default_factory=list)
+    cache_hits: int = 0  # exact re-posts: rows looked up, not scored (scorecache.py)
+    norm_hits: int = 0  # same normalised text: features and model skipped
 
     def add(self, row: dict, line_no: int) -> None:
         self.rows += 1
@@ -63,9 +66,18 @@ class Summary:
             "top indicators: "
             + (", ".join(f"{k} {v:,}" for k, v in self.indicators.most_common(8)) or "none"),
             f"errors: {self.errors:,}",
+            self.cache_line(),
         ]
         lines += [f"  {e}" for e in self.first_errors]
         return "\n".join(lines)
+
+
+    def cache_line(self) -> str:
+        share = self.cache_hits / self.rows if self.rows else 0.0
+        return (
+            f"score cache: {self.cache_hits:,} exact re-posts looked up ({share:.1%} hit rate), "
+            f"{self.norm_hits:,} more with the same normalised text (model skipped)"
+        )
 
 
 # ---------------------------------------------------------------------------- scoring
@@ -88,8 +100,15 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _score_batch(batch: list[Row]) -> list[tuple[int, dict]]:
-    return _score_with(_WORKER_MODEL, batch)
+def _score_batch(batch: list[Row]) -> tuple[list[tuple[int, dict]], int]:
+    return _score_counting(_WORKER_MODEL, batch)
+
+
+def _score_counting(model: Model, batch: list[Row]) -> tuple[list[tuple[int, dict]], int]:
+    """`_score_with` and the normalised-text cache hits it made (for the summary)."""
+    before = scorecache.STATS["norm_hits"]
+    out = _score_with(model, batch)
+    return out, scorecache.STATS["norm_hits"] - before
 
 
 def _score_with(model: Model, batch: list[Row]) -> list[tuple[int, dict]]:
@@ -128,8 +147,12 @@ def score_file(
     batch_size: int = 256,
     progress: bool = True,
     workers: int | None = None,
+    cache_entries: int = scorecache.REPOST_ENTRIES,
 ) -> Summary:
     """Score every row of `input_path` into `output_path`; see the module docstring.
+
+    Re-posts are not scored twice (scorecache.py): `cache_entries` caps the exact-text cache
+    (0 turns both caches' lookups of earlier rows off for this run's exact re-posts).
 
     Raises UsageError for what the user can fix before anything is written, and Interrupted
     (with how to resume) when stopped by Ctrl-C after some rows were written.
@@ -146,13 +169,16 @@ def score_file(
     model = load_model(model_dir)  # fail fast on a bad model, before touching the output
     writer = writer_cls(output_path, resume=resume, columns=SCORED_COLUMNS)
     summary = Summary(skipped=writer.done)
+    cache = scorecache.RepostCache(cache_entries if scorecache.enabled() else 0)
+    if writer.done and out_fmt == "jsonl":
+        _refill(cache, output_path, model)  # --resume: the rows already written
     bar = _progress_bar(input_path, in_fmt, progress)
     start = time.perf_counter()
     try:
         rows = readers[in_fmt](input_path, skip=writer.done, progress=bar)
         if workers is None and model.contract.kind == "stack":
             workers = 1  # the encoder already uses every core through torch's own threads
-        for results in _scored_batches(rows, batch_size, model, model_dir, workers):
+        for results in _scored_batches(rows, batch_size, model, model_dir, workers, cache, summary):
             writer.write([row for _, row in results])
             for n, row in results:
                 summary.add(row, n)
@@ -185,23 +211,98 @@ def _resume_hint(writer, output_path: str) -> str:
     )
 
 
-def _scored_batches(rows, batch_size: int, model: Model, model_dir, workers: int | None):
-    """Scored batches in input order; with workers > 1, a bounded number in flight."""
+def _refill(cache: scorecache.RepostCache, path: str, model: Model) -> None:
+    """Fill the re-post cache from a JSONL output being resumed (its complete rows)."""
+    import json
+
+    with open(path, "rb") as f:
+        for line in f:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict):
+                cache.remember_output(row, model.info)
+
+
+def _from_cache(r: Row, text: str, fields: dict) -> dict:
+    record, repaired = surrogates.repair(r.record)
+    warnings = [f"{repaired} lone surrogate(s) (a cut emoji?) replaced by U+FFFD"] if repaired else []
+    return scorecache.row_from_cache(record, fields, warnings + _warnings_of(text))
+
+
+def _split_cached(batch: list[Row], cache: scorecache.RepostCache) -> tuple[list[Row], dict]:
+    """The rows to score, and {n: row} for the exact re-posts answered from the cache, or
+    {n: key} for a copy of a text first seen earlier in this batch (answered in `_merge`)."""
+    todo, hits, first = [], {}, set()
+    for r in batch:
+        text = r.record.get("text") if r.error is None else None
+        if not isinstance(text, str) or cache.max_entries <= 0:
+            todo.append(r)
+            continue
+        key = scorecache.text_key(text)
+        fields = cache.lookup(key)
+        if fields is not None:
+            hits[r.n] = _from_cache(r, text, fields)
+        elif key in first:
+            hits[r.n] = key
+        else:
+            first.add(key)
+            todo.append(r)
+    return todo, hits
+
+
+def _merge(batch: list[Row], hits: dict, scored: list[tuple[int, dict]], cache, model) -> list[tuple[int, dict]]:
+    """The batch's rows in input order: cached ones and freshly scored ones (remembered)."""
+    fresh = iter(scored)
+    out = []
+    for r in batch:
+        hit = hits.get(r.n)
+        if isinstance(hit, bytes):  # a copy of a text scored earlier in this batch
+            fields = cache.lookup(hit)
+            hit = (_from_cache(r, r.record["text"], fields) if fields is not None
+                   else _score_with(model, [r])[0][1])  # its first copy failed: score it alone
+        if hit is not None:
+            out.append((r.n, hit))
+            continue
+        n, row = next(fresh)
+        if r.error is None:
+            cache.remember(r.record, row)
+        out.append((n, row))
+    return out
+
+
+def _scored_batches(rows, batch_size: int, model: Model, model_dir, workers: int | None,
+                    cache: scorecache.RepostCache | None = None, summary: Summary | None = None):
+    """Scored batches in input order; with workers > 1, a bounded number in flight. Exact
+    re-posts are answered from `cache` here and never sent to a worker."""
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    cache = cache if cache is not None else scorecache.RepostCache(0)
+    summary = summary if summary is not None else Summary()
+
+    def finish(batch, hits, scored, norm_hits):
+        summary.cache_hits += len(hits)
+        summary.norm_hits += norm_hits
+        return _merge(batch, hits, scored, cache, model)
+
     if workers <= 1:
         for batch in _batches(rows, batch_size):
-            yield _score_with(model, batch)
+            todo, hits = _split_cached(batch, cache)
+            scored, norm_hits = _score_counting(model, todo) if todo else ([], 0)
+            yield finish(batch, hits, scored, norm_hits)
         return
     pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(model_dir, os.getpid()))
     finished = False
     try:
         pending = []
         for batch in _batches(rows, batch_size):
-            pending.append(pool.submit(_score_batch, batch))
+            todo, hits = _split_cached(batch, cache)
+            pending.append((batch, hits, pool.submit(_score_batch, todo) if todo else None))
             if len(pending) >= workers * 2:
-                yield pending.pop(0).result()
-        for fut in pending:
-            yield fut.result()
+                b, h, fut = pending.pop(0)
+                yield finish(b, h, *(fut.result() if fut else ([], 0)))
+        for b, h, fut in pending:
+            yield finish(b, h, *(fut.result() if fut else ([], 0)))
         finished = True
     finally:
         # On Ctrl-C or an error, do not wait for batches whose rows will be scored again.

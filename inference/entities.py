@@ -184,13 +184,56 @@ def _compile_places(langs: tuple[LanguagePack, ...]):
                 key = normalize(alias).text
                 if key:
                     table.setdefault(key, {"name": name, "type": base["type"], "country": base["country"]})
-    alts = sorted(table, key=len, reverse=True)
-    pattern = re.compile(r"(?<![\w])(?:" + "|".join(re.escape(a) for a in alts) + r")(?![\w])")
+    pattern = re.compile(r"(?<![\w])(?:" + trie_alternation(table) + r")(?![\w])")
     return pattern, table
+
+
+def trie_alternation(words) -> str:
+    """A regex matching exactly the literal `words`, longest first at any position, as the
+    alternation of the words sorted longest first would, but written as a prefix tree
+    ("kar(?:achi|ak)"): the regex engine then tries a few branches per position instead of
+    every word (places: one branch per alias, hundreds)."""
+    trie: dict = {}
+    for w in words:
+        if not w:
+            continue
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = True
+
+    def emit(node: dict) -> str:
+        end = "" in node
+        branches = [re.escape(ch) + emit(child) for ch, child in node.items() if ch != ""]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        # greedy: the longer word is tried first, the word ending here when it fails
+        return f"(?:{body})?" if end else body
+
+    return emit(trie) or "(?!)"
 
 
 def extract_entities(norm: Normalized) -> dict:
     """All entities of one normalised ad, spans in original offsets (see module docstring)."""
+    c = contacts(norm)
+    return {
+        "phones": c["phones"],
+        "whatsapp": c["whatsapp"],
+        "emails": c["emails"],
+        "urls": c["urls"],
+        "handles": c["handles"],
+        "money": money(norm),
+        "ages": ages(norm),
+        "locations": locations(norm),
+        "licences": c["licences"],
+    }
+
+
+def contacts(norm: Normalized) -> dict:
+    """The contact entities of one normalised ad, as `extract_entities` gives them: `phones`,
+    `whatsapp`, `emails`, `urls`, `handles`, `licences` (what `nigehbaan cluster` links ads by;
+    money, ages and places are not needed there)."""
     text = norm.text
     phones, whatsapp = _phones(norm)
     email_matches = _email_matches(text)
@@ -211,16 +254,14 @@ def extract_entities(norm: Normalized) -> dict:
         }
     )
     return {
-        "phones": phones,
-        "whatsapp": whatsapp,
-        "emails": emails,
-        "urls": urls,
-        "handles": handles,
-        "money": money(norm),
-        "ages": ages(norm),
-        "locations": locations(norm),
-        "licences": licences(norm),
+        "phones": phones, "whatsapp": whatsapp, "emails": emails, "urls": urls,
+        "handles": handles, "licences": licences(norm),
     }
+
+
+def places_regex() -> re.Pattern:
+    """The regex that finds known places (every alias of every pack) in normalised text."""
+    return _places()[0]
 
 
 _EMAIL_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")
@@ -256,8 +297,7 @@ def _phones(norm: Normalized) -> tuple[list[str], list[str]]:
     phones: list[str] = []
     whatsapp: list[str] = []
 
-    def add(number, start: int, end: int, is_wa: bool) -> None:
-        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    def add(e164: str, start: int, end: int, is_wa: bool) -> None:
         if e164 not in phones:
             phones.append(e164)
         if (is_wa or any(_tied(text, start, end, c) for c in cues)) and e164 not in whatsapp:
@@ -269,18 +309,30 @@ def _phones(norm: Normalized) -> tuple[list[str], list[str]]:
         except phonenumbers.NumberParseException:
             continue
         if phonenumbers.is_valid_number(number):
-            add(number, m.start(), m.end(), True)
+            add(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+                m.start(), m.end(), True)
     # phonenumbers' matcher is thorough but slow; hand it only the digit runs long enough to
     # be a number, which keeps it off prices and ages (most of the scoring time otherwise).
     for cand in _PHONE_CANDIDATE_RE.finditer(text):
         if sum(c.isdigit() for c in cand.group(0)) < 9:
             continue
-        matcher = phonenumbers.PhoneNumberMatcher(
-            cand.group(0), "PK", leniency=phonenumbers.Leniency.VALID, max_tries=20
-        )
-        for match in matcher:
-            add(match.number, cand.start() + match.start, cand.start() + match.end, False)
+        for e164, start, end in _numbers_in(cand.group(0)):
+            add(e164, cand.start() + start, cand.start() + end, False)
     return phones, whatsapp
+
+
+@lru_cache(maxsize=65536)
+def _numbers_in(candidate: str) -> tuple[tuple[str, int, int], ...]:
+    """(E.164, start, end) of the numbers phonenumbers' matcher finds in one digit run. The
+    same numbers recur across a feed's ads (one recruiter, many posts): each run is matched
+    once per process (at most 65,536 remembered)."""
+    matcher = phonenumbers.PhoneNumberMatcher(
+        candidate, "PK", leniency=phonenumbers.Leniency.VALID, max_tries=20
+    )
+    return tuple(
+        (phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164), m.start, m.end)
+        for m in matcher
+    )
 
 
 def _tied(text: str, start: int, end: int, cue: int) -> bool:

@@ -21,7 +21,9 @@ import scipy.sparse as sp
 from nigehbaan.inference.labels import INDICATORS
 from nigehbaan.inference.langpacks import lang_classes
 from nigehbaan.inference.rules import Hit
+from sklearn.feature_extraction import FeatureHasher
 from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.preprocessing import normalize
 
 FEATURES_VERSION = "nigehbaan.features.v1"
 # Distinct n-grams of an ad of about 500 characters; longer texts are damped (_damp_long).
@@ -170,6 +172,49 @@ def _damp_long(block: sp.csr_matrix, typical: int) -> sp.csr_matrix:
     return sp.diags(scale) @ block
 
 
+# `char_wb` n-grams never cross a white-space-separated word, so a text's hashed counts are the
+# sum of its words' counts. Each distinct word is cut and hashed once and kept here (word ->
+# (column indices, counts)); the cache is emptied when it holds this many words (about 30 MB),
+# so memory stays flat however long the file.
+_CHAR_CACHE_WORDS = 100_000
+_char_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+_char_hasher = FeatureHasher(
+    n_features=CHAR_FEATURES, input_type="string", dtype=_char.dtype, alternate_sign=False
+)
+_char_ngrams = _char.build_analyzer()
+
+
+def _char_block(texts: list[str]) -> sp.csr_matrix:
+    """`_char.transform(texts)`, value for value, from per-word cached hashes."""
+    words_of = [t.split() for t in texts]
+    new = list({w for words in words_of for w in words if w not in _char_cache})
+    if len(_char_cache) + len(new) > _CHAR_CACHE_WORDS:
+        _char_cache.clear()
+        new = list({w for words in words_of for w in words})
+    if new:
+        per_word = _char_hasher.transform(_char_ngrams(w) for w in new).tocsr()
+        ptr, ind, val = per_word.indptr, per_word.indices, per_word.data
+        for k, w in enumerate(new):
+            _char_cache[w] = (ind[ptr[k] : ptr[k + 1]], val[ptr[k] : ptr[k + 1]])
+    idx, vals, indptr = [], [], [0]
+    for words in words_of:
+        n = indptr[-1]
+        for w in words:
+            i, v = _char_cache[w]
+            idx.append(i)
+            vals.append(v)
+            n += len(i)
+        indptr.append(n)
+    ind_all = np.concatenate(idx) if idx else np.zeros(0, np.int32)
+    val_all = np.concatenate(vals) if vals else np.zeros(0, _char.dtype)
+    X = sp.csr_matrix(
+        (val_all, ind_all, np.asarray(indptr, dtype=np.int64)), shape=(len(texts), CHAR_FEATURES),
+        dtype=_char.dtype,
+    )
+    X.sum_duplicates()  # sorts the indices, as FeatureHasher does
+    return normalize(X, norm=_char.norm, copy=False)
+
+
 def feature_matrix(analyses: list[AdAnalysis]) -> sp.csr_matrix:
     """The full sparse feature matrix (char n-grams | word n-grams | dense block)."""
     texts = [a.norm_text for a in analyses]
@@ -178,7 +223,7 @@ def feature_matrix(analyses: list[AdAnalysis]) -> sp.csr_matrix:
     dense = np.vstack([dense_features(a, langs) for a in analyses]) if analyses else np.zeros((0, width))
     return sp.hstack(
         [
-            _damp_long(_char.transform(texts), TYPICAL_CHAR_NGRAMS),
+            _damp_long(_char_block(texts), TYPICAL_CHAR_NGRAMS),
             _damp_long(_word.transform(texts), TYPICAL_WORD_NGRAMS),
             sp.csr_matrix(dense),
         ],

@@ -94,12 +94,18 @@ _LEET = {"@": "a", "$": "s", "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "
 # only at its start and the first class has no letters, so a long letterless run (a 30k-digit
 # blob) is scanned once, not once per character (quadratic before).
 _LEET_TOKEN_RE = re.compile(r"(?<![a-z@$0-9])[@$0-9]*[a-z][a-z@$0-9]*")
+# The same tokens, only those holding a leet character (`_unleet` leaves the others alone): the
+# look-ahead skips the leading letters, so a plain word is never handed to Python.
+_LEET_CANDIDATE_RE = re.compile(r"(?<![a-z@$0-9])(?=[a-z]*[@$0-9])[@$0-9]*[a-z][a-z@$0-9]*")
 # A token (run of non-space) is an e-mail or URL, protected from leetspeak folding, when it reads
 # "x@y.z" or holds "http" / "www." (`_emailish_tokens`). Tested per token in linear time: the old
 # regex over the whole text backtracked quadratically on a long token.
 _TOKEN_RE = re.compile(r"\S+")
 _SPACED_DIGITS_RE = re.compile(r"(?<![0-9])[0-9](?:[ .\-_/,*·•]{1,3}[0-9]{1,2})+(?![0-9])")
 _SPACE_RE = re.compile(r"\s+")
+# The white-space runs `_collapse_space` changes: two or more characters, or one that is not a
+# plain space (a lone " " is left as it is, so it need not be matched at all).
+_SPACE_FIX_RE = re.compile(r"\s{2,}|[^\S ]")
 _FLAG_RE = re.compile("[\ue000-\ue019]{2}|[\ue000-\ue019]")
 
 
@@ -141,6 +147,7 @@ def _load_folds() -> None:
     _FOLD.clear()
     _FOLD.update(table)
     _fold_char.cache_clear()
+    _ONE_CHAR.clear()
     if not _FOLD_READY:
         _FOLD_READY.append(True)
         on_change(_load_folds)
@@ -241,13 +248,50 @@ def _entity_pieces(text: str, start: int, end: int):
         yield text[pos:end], pos, end
 
 
+class _OneCharFolds(dict):
+    """`str.translate` table: a character whose fold is exactly one character maps to it, any
+    other (dropped, or folded to several) to NUL, which no fold ever produces (NUL is dropped).
+    Filled on first sight of each character."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        out = self[code] = folded if len(folded) == 1 else "\x00"
+        return out
+
+
+_ONE_CHAR = _OneCharFolds()
+
+
 def _fold(text: str) -> tuple[list[str], list[int], list[int]]:
     """Steps 1-3: per-character folding of the HTML-stripped text."""
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
+    if not _FOLD_READY:
+        _load_folds()
     for piece, pstart, pend in _html_pieces(text):
         whole = len(piece) != pend - pstart  # an entity or tag: every output char maps to all of it
+        if not whole:
+            # Fast path (same result): runs of characters that fold to one character each map
+            # char for char, without a Python step per character; only the others (NUL in
+            # `one`: dropped, or folded to several) are folded one by one.
+            one = piece.translate(_ONE_CHAR)
+            pos = 0
+            while pos < len(one):
+                k = one.find("\x00", pos)
+                stop = len(one) if k < 0 else k
+                if stop > pos:
+                    chars.extend(one[pos:stop])
+                    starts.extend(range(pstart + pos, pstart + stop))
+                    ends.extend(range(pstart + pos + 1, pstart + stop + 1))
+                if k < 0:
+                    break
+                for c in _fold_char(piece[k]):
+                    chars.append(c)
+                    starts.append(pstart + k)
+                    ends.append(pstart + k + 1)
+                pos = k + 1
+            continue
         for i, ch in enumerate(piece):
             folded = _fold_char(ch)
             if not folded:
@@ -265,13 +309,15 @@ def _fold(text: str) -> tuple[list[str], list[int], list[int]]:
     return chars, starts, ends
 
 
-def _rewrite(chars, starts, ends, pattern, replace):
+def _rewrite(chars, starts, ends, pattern, replace, text=None):
     """Apply `replace(match) -> str | None` to regex matches over the char list, keeping offsets.
 
     A replacement of the same length maps char for char; any other length maps every new
-    character to the whole matched original range.
+    character to the whole matched original range. `text`: `"".join(chars)` when the caller
+    has it already.
     """
-    text = "".join(chars)
+    if text is None:
+        text = "".join(chars)
     out_c, out_s, out_e = [], [], []
     pos = 0
     for m in pattern.finditer(text):
@@ -337,10 +383,14 @@ def _flag_word(m: re.Match) -> str:
 def normalize(text: str) -> Normalized:
     """Normalise an ad and keep the offset map (see the module docstring for the steps)."""
     chars, starts, ends = _fold(text)
-    chars, starts, ends = _rewrite(chars, starts, ends, _FLAG_RE, _flag_word)
-    # Leetspeak folding skips emails and URLs, whose '@' and digits are real.
     joined = "".join(chars)
-    protected = _emailish_tokens(joined)
+    # Each pass below joins the characters again only when the one before changed them.
+    if "\ue000" <= max(joined, default=" ") and _FLAG_RE.search(joined):
+        chars, starts, ends = _rewrite(chars, starts, ends, _FLAG_RE, _flag_word, joined)
+        joined = "".join(chars)
+    # Leetspeak folding skips emails and URLs, whose '@' and digits are real.
+    maybe_protected = "@" in joined or "http" in joined or "www." in joined
+    protected = _emailish_tokens(joined) if maybe_protected else []
 
     def unleet(m: re.Match) -> str | None:
         i = bisect.bisect_right(protected, (m.start(), len(joined) + 1)) - 1
@@ -348,9 +398,15 @@ def normalize(text: str) -> Normalized:
             return None
         return _unleet(m)
 
-    chars, starts, ends = _rewrite(chars, starts, ends, _LEET_TOKEN_RE, unleet)
-    chars, starts, ends = _rewrite(chars, starts, ends, _SPACED_DIGITS_RE, _join_spaced_digits)
-    chars, starts, ends = _rewrite(chars, starts, ends, _SPACE_RE, _collapse_space)
+    before = chars
+    chars, starts, ends = _rewrite(chars, starts, ends, _LEET_CANDIDATE_RE, unleet, joined)
+    if chars is not before:
+        joined = "".join(chars)
+    before = chars
+    chars, starts, ends = _rewrite(chars, starts, ends, _SPACED_DIGITS_RE, _join_spaced_digits, joined)
+    if chars is not before:
+        joined = "".join(chars)
+    chars, starts, ends = _rewrite(chars, starts, ends, _SPACE_FIX_RE, _collapse_space, joined)
     # Trim: drop leading/trailing spaces.
     lo, hi = 0, len(chars)
     while lo < hi and chars[lo] == " ":

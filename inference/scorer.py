@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from nigehbaan.inference import surrogates
+from nigehbaan.inference import scorecache, surrogates
 from nigehbaan.inference.entities import extract_entities
 from nigehbaan.inference.features import AdAnalysis
 from nigehbaan.inference.labels import TEXT_KINDS
@@ -130,7 +130,7 @@ def score_records(records: Iterable[dict], model: Model) -> list[dict]:
     if texts:
         try:
             analyses = analyze(texts)
-            probs, kinds, tokens = model.predict_with_evidence(analyses)
+            probs, kinds, tokens = scorecache.predict_cached(model, analyses, model.predict_with_evidence)
         except Exception:  # noqa: BLE001 - one bad ad must not sink the batch: retry singly
             analyses, probs, kinds, tokens = None, None, None, None
         for k, i in enumerate(ok_idx):

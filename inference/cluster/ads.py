@@ -1,8 +1,10 @@
 """What clustering needs from each ad: its normalised text, language, shingles and contacts.
 
-Scored input already carries `entities` and `lang`; raw input gets them here, from the same
-normaliser and entity patterns the scorer uses (only the contact entities: phones, WhatsApp,
-e-mails, URLs, handles, OEP licences; money and places are not needed for linking).
+Scored input (the output of `nigehbaan score`) already carries `entities` and `lang`: they are
+used as they are, so the phone matcher, the slowest step, does not run again. Raw input gets
+them here from `entities.contacts`, the scorer's own extraction (only the contact entities:
+phones, WhatsApp, e-mails, URLs, handles, OEP licences; money and places are not needed for
+linking).
 """
 
 from __future__ import annotations
@@ -29,30 +31,6 @@ class AdFeatures(NamedTuple):
     contacts: list[str]
 
 
-def text_contacts(norm) -> dict:
-    """The contact entities of a normalised ad, as `extract_entities` would give them."""
-    from nigehbaan.inference import entities as ent
-
-    text = norm.text
-    phones, whatsapp = ent._phones(norm)
-    email_matches = ent._email_matches(text)
-    spans = [(m.start(), m.end()) for m in email_matches]
-
-    def outside(m):
-        return not any(s <= m.start() < e for s, e in spans)
-
-    return {
-        "phones": phones,
-        "whatsapp": whatsapp,
-        "emails": sorted({m.group(0) for m in email_matches}),
-        "urls": sorted({m.group(0).rstrip(".,)") for m in ent._URL_RE.finditer(text) if outside(m)}),
-        "handles": sorted(
-            {"@" + (m.group(1) or m.group(2)) for m in ent._HANDLE_RE.finditer(text) if outside(m)}
-        ),
-        "licences": ent.licences(norm),
-    }
-
-
 def _entities_of(record: dict):
     e = record.get("entities")
     if isinstance(e, str):  # a CSV/Parquet cell
@@ -65,13 +43,14 @@ def _entities_of(record: dict):
 
 def features(record: dict, shingle_size: int = 3) -> AdFeatures:
     """Features of one readable ad (its `text` is a non-empty string)."""
+    from nigehbaan.inference.entities import contacts
     from nigehbaan.inference.langid import identify
     from nigehbaan.inference.normalize import normalize
 
     norm = normalize(record["text"][:MAX_ANALYSED_CHARS])
     ents = _entities_of(record)
     if ents is None:
-        ents = text_contacts(norm)
+        ents = contacts(norm)
     lang = record.get("lang")
     if not isinstance(lang, str) or not lang:
         lang = identify(norm.text)

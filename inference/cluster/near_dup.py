@@ -76,9 +76,9 @@ class TemplateConfig:
 
 @lru_cache(maxsize=1)
 def _place_re() -> re.Pattern:
-    from nigehbaan.inference.entities import _places
+    from nigehbaan.inference.entities import places_regex
 
-    return _places()[0]
+    return places_regex()
 
 
 def masked_tokens(norm_text: str) -> list[str]:
