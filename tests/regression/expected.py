@@ -24,7 +24,7 @@ INPUTS = {
 }
 MODELS = ("default", "fast", "rules")
 # What a score is: everything a user reads off a scored row except the model's own metadata.
-KEPT = ("id", "risk", "band", "lang", "indicators", "entities", "error")
+KEPT = ("id", "risk", "band", "priority", "lang", "indicators", "entities", "error")
 
 
 def read_inputs(name: str) -> list[dict]:
