@@ -19,8 +19,9 @@ Scraped feeds are full of re-posts. Two bounded LRU caches, both keyed by a BLAK
 
 `$NIGEHBAAN_SCORE_CACHE=0` turns both off (benchmarks that time the same texts twice).
 
-Memory: `REPOST_ENTRIES` (20,000) rows (about 2-3 kB each: some 50 MB at the cap) and
-`NORM_ENTRIES` probability vectors per process (a few MB); the least recently used go first.
+Memory: `REPOST_ENTRIES` (20,000) rows (about 2-3 kB each: some 50 MB at the cap) and, per
+scoring process, at most `NORM_BYTES` (64 MB) of model outputs (a few hundred bytes an ad,
+more with a span head's token probabilities); the least recently used go first.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from nigehbaan.inference.schema import SCORED_FIELDS
 
 REPOST_ENTRIES = 20_000
 NORM_ENTRIES = 200_000
+NORM_BYTES = 64 << 20
 # Set per row from its own record, never copied from another row.
 _OWN_FIELDS = frozenset({"id", "warnings", "input_lang"})
 SCORED_NAMES = frozenset(SCORED_FIELDS) - _OWN_FIELDS
@@ -51,8 +53,10 @@ def text_key(text: str) -> bytes:
 class LRU:
     """A dict with a size cap; a lookup refreshes an entry, the oldest goes when full."""
 
-    def __init__(self, max_entries: int):
+    def __init__(self, max_entries: int, max_bytes: int | None = None):
         self.max_entries = max_entries
+        self.max_bytes = max_bytes  # with it, values are tuples of arrays, sized by nbytes
+        self.bytes = 0
         self.data: OrderedDict = OrderedDict()
 
     def lookup(self, key):
@@ -64,13 +68,25 @@ class LRU:
     def store(self, key, value) -> None:
         if self.max_entries <= 0:
             return
+        if self.max_bytes is not None:
+            if key in self.data:
+                self.bytes -= _nbytes(self.data[key])
+            self.bytes += _nbytes(value)
         self.data[key] = value
         self.data.move_to_end(key)
-        while len(self.data) > self.max_entries:
-            self.data.popitem(last=False)
+        while len(self.data) > self.max_entries or (
+            self.max_bytes is not None and self.bytes > self.max_bytes and len(self.data) > 1
+        ):
+            _, old = self.data.popitem(last=False)
+            if self.max_bytes is not None:
+                self.bytes -= _nbytes(old)
 
     def __len__(self) -> int:
         return len(self.data)
+
+
+def _nbytes(value: tuple) -> int:
+    return 100 + sum(getattr(v, "nbytes", 0) for v in value)
 
 
 class RepostCache(LRU):
@@ -119,7 +135,7 @@ def row_from_cache(record: dict, fields: dict, warnings: list[str]) -> dict:
 
 # Per scoring process: hits of the normalised-text cache (reported back with each batch).
 STATS = {"norm_hits": 0}
-# Per scoring process: normalised-text key -> (probabilities, text-kind probabilities or None),
+# Per scoring process: normalised-text key -> the model's outputs for one ad (see `predict_cached`),
 # one cache per loaded model.
 _NORM: dict[int, LRU] = {}
 
@@ -127,7 +143,7 @@ _NORM: dict[int, LRU] = {}
 def norm_cache(model) -> LRU:
     cache = _NORM.get(id(model))
     if cache is None or getattr(cache, "model", None) is not model:
-        cache = _NORM[id(model)] = LRU(NORM_ENTRIES)
+        cache = _NORM[id(model)] = LRU(NORM_ENTRIES, NORM_BYTES)
         cache.model = model  # type: ignore[attr-defined]
     return cache
 
@@ -143,10 +159,14 @@ def predict_cached(model, analyses: list, predict) -> tuple:
     cache = norm_cache(model)
     keys = [text_key(a.norm_text) for a in analyses]
     first: dict[bytes, int] = {}
+    fresh: dict[bytes, tuple] = {}  # this batch's answers, whatever the cache evicts meanwhile
     for i, k in enumerate(keys):
-        if k not in first and cache.lookup(k) is None:
-            first[k] = i
-    fresh: dict[bytes, tuple] = {}
+        if k not in first and k not in fresh:
+            hit = cache.lookup(k)
+            if hit is None:
+                first[k] = i
+            else:
+                fresh[k] = hit
     if first:
         todo = list(first.values())
         parts = predict([analyses[i] for i in todo])
@@ -154,7 +174,7 @@ def predict_cached(model, analyses: list, predict) -> tuple:
             fresh[keys[i]] = tuple(None if p is None else p[j] for p in parts)
             cache.store(keys[i], fresh[keys[i]])
     STATS["norm_hits"] += len(keys) - len(first)
-    got = [fresh.get(k) or cache.lookup(k) for k in keys]
+    got = [fresh[k] for k in keys]
     return tuple(
         None if got[0][p] is None else [g[p] for g in got] for p in range(len(got[0]))
     )

@@ -73,3 +73,9 @@ def test_the_cache_is_bounded():
     for k in "abc":
         cache.store(k, k)
     assert len(cache) == 2 and cache.lookup("a") is None and cache.lookup("c") == "c"
+    import numpy as np
+
+    sized = scorecache.LRU(100, max_bytes=1000)
+    for k in range(10):
+        sized.store(k, (np.zeros(50),))  # 400 bytes + 100 each
+    assert len(sized) == 2 and sized.bytes <= 1000
