@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = [ROOT / "data" / "corpus" / "v3" / "test.jsonl", ROOT / "data" / "corpus" / "v3" / "gold.jsonl"]
+CORPUS = [ROOT / "data" / "corpus" / "v4" / "test.jsonl", ROOT / "data" / "corpus" / "v4" / "gold.jsonl"]
 
 _URDU_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 _HOMOGLYPHS = {"a": "а", "e": "е", "o": "о", "c": "с", "p": "р", "i": "і", "ی": "ي", "ک": "ك", "ہ": "ه"}

@@ -1,6 +1,6 @@
 """Embedding throughput: a plain transformers pipeline vs `inference.encoder.embed`.
 
-On the same N ads (default 512: data/corpus/v3/test.jsonl, topped up from the other splits,
+On the same N ads (default 512: data/corpus/v4/test.jsonl, topped up from the other splits,
 or generated when there is no corpus), in one run, prints ads/second for
 
   (i)   `transformers.pipeline("feature-extraction", model=<converted e5 dir>)`, one ad at a
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=512, help="number of ads")
-    ap.add_argument("--corpus", type=Path, default=ROOT / "data" / "corpus" / "v3")
+    ap.add_argument("--corpus", type=Path, default=ROOT / "data" / "corpus" / "v4")
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--model", help="a stack model directory: also time score_records")

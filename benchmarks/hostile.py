@@ -1,6 +1,6 @@
 """Do a few hostile ads slow down a whole file, or a review page? (issue 15)
 
-Builds N ordinary ads (corpus v3 train/test/dev texts, repeated with small variations, unique
+Builds N ordinary ads (corpus v4 train/test/dev texts, repeated with small variations, unique
 ids) and 100 hostile ones: lone surrogates, texts just under the 200,000-character limit (two
 over it, which must come out as error rows), 50,000-character tokens, "free visa " repeated
 tens of thousands of times, deep HTML, base64 blobs, control-character and zero-width floods.
@@ -44,7 +44,7 @@ def ordinary_ads(n: int, seed: int = 7) -> list[dict]:
     """n ordinary ads from the corpus; past its 5,050 texts, repeats get a varied tail."""
     texts = []
     for split in ("train", "test", "dev"):
-        with open(ROOT / "data" / "corpus" / "v3" / f"{split}.jsonl", encoding="utf-8") as f:
+        with open(ROOT / "data" / "corpus" / "v4" / f"{split}.jsonl", encoding="utf-8") as f:
             texts += [json.loads(line)["text"] for line in f if line.strip()]
     rng = random.Random(seed)
     tails = ["", " Contact now.", " رابطہ کریں۔", " Jaldi karein!", " Apply today.", " 🙏"]

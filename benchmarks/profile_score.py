@@ -56,7 +56,7 @@ def _ads(model: str, n: int, path: Path) -> None:
     if model.endswith("default"):
         from encoder_vs_pipeline import load_texts
 
-        texts, _ = load_texts(n, ROOT / "data" / "corpus" / "v3")
+        texts, _ = load_texts(n, ROOT / "data" / "corpus" / "v4")
         with open(path, "w", encoding="utf-8") as f:
             for i, t in enumerate(texts):
                 f.write(json.dumps({"id": f"d{i}", "text": t, "platform": "facebook"}, ensure_ascii=False) + "\n")

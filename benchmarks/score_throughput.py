@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def generate(n: int, path: Path, seed: int = 1, reposts: float = 0.0) -> None:
     """N ads; a share `reposts` of them exact copies (new id) of an earlier ad's text."""
-    src = ROOT / "data" / "corpus" / "v3" / "train.jsonl"
+    src = ROOT / "data" / "corpus" / "v4" / "train.jsonl"
     texts = [json.loads(line)["text"] for line in open(src, encoding="utf-8")]
     pieces = [p for t in texts for p in re.split(r"(?<=[.!?۔\n])\s+", t) if p.strip()]
     rng = random.Random(seed)

@@ -123,7 +123,7 @@ def _add_corpus(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "corpus",
         help="build, validate and document the labelled corpus",
-        description="build: data/corpus/{authored,gold} -> data/corpus/v3 (families, splits, "
+        description="build: data/corpus/{authored,gold} -> data/corpus/v4 (families, splits, "
         "augmentation, checksums); validate: check files against the corpus schema; "
         "datasheet: regenerate the tables in data/README.md.",
     )

@@ -18,7 +18,7 @@ from nigehbaan.training.corpus.schema import validate_file, validate_record
 
 from tests.conftest import ROOT
 
-CORPUS = ROOT / "data" / "corpus" / "v3"
+CORPUS = ROOT / "data" / "corpus" / "v4"
 
 
 def test_every_built_file_passes_the_validator():
@@ -30,7 +30,7 @@ def test_every_built_file_passes_the_validator():
 
 def test_raw_files_are_valid_json_with_known_labels():
     for f in sorted((ROOT / "data" / "corpus").glob("*/*.jsonl")):
-        if f.parent.name in ("v3", "corrections"):
+        if f.parent.name in ("v4", "corrections", "agreement"):
             continue
         for line in f.read_text(encoding="utf-8").splitlines():
             raw = json.loads(line)
@@ -172,7 +172,7 @@ def test_corpus_build_refuses_a_bad_correction_file_with_exit_2(tmp_path, capsys
     (data / "corrections" / "en-A.jsonl").unlink()
     assert main(["corpus", "build", "--data-dir", str(data)]) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert not (data / "v3").exists()
+    assert not (data / "v4").exists()
 
 
 def test_an_evaluation_slice_is_its_own_split_and_never_leaks(tmp_path):

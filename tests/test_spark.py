@@ -56,7 +56,7 @@ def ads_file(tmp_path_factory) -> Path:
     own fields (platform, url, ...) passed through where they exist."""
     base = read_jsonl(ROOT / "data" / "samples" / "ads.jsonl")
     base += [{"id": r["id"], "text": r["text"]}
-             for r in read_jsonl(ROOT / "data" / "corpus" / "v3" / "test.jsonl")]
+             for r in read_jsonl(ROOT / "data" / "corpus" / "v4" / "test.jsonl")]
     rows = [dict(base[i % len(base)], id=f"{base[i % len(base)]['id']}-r{i}") for i in range(N_ADS)]
     return write_jsonl(tmp_path_factory.mktemp("spark") / "ads.jsonl", rows)
 

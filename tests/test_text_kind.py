@@ -72,7 +72,7 @@ def test_the_risk_gate_is_the_ad_probability_times_the_ad_risk():
 def kind_model(tmp_path_factory):
     out = tmp_path_factory.mktemp("kind") / "model"
     cfg = str(ROOT / "configs" / "ci.yaml")
-    corpus = str(ROOT / "data" / "corpus" / "v3")
+    corpus = str(ROOT / "data" / "corpus" / "v4")
     assert main(["train", "--config", cfg, f"output_dir={out}", f"corpus_dir={corpus}",
                  "mlflow=false"]) == 0
     return load_model(out)

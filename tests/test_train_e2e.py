@@ -21,14 +21,14 @@ def test_train_ci_config_then_evaluate_then_score(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # MLflow artifacts and runs/ land in tmp, not the repo
     out = tmp_path / "model"
     cfg = str(ROOT / "configs" / "ci.yaml")
-    corpus = str(ROOT / "data" / "corpus" / "v3")
+    corpus = str(ROOT / "data" / "corpus" / "v4")
     assert main(["train", "--config", cfg, f"output_dir={out}", f"corpus_dir={corpus}"]) == 0
     contract = json.loads((out / "contract.json").read_text())
     assert contract["training"]["train_ads"] == 300
     assert contract["metrics"]["dev"]["overall"]["pr_auc"] > 0.7
 
     report = tmp_path / "report"
-    gold = str(ROOT / "data" / "corpus" / "v3" / "gold.jsonl")
+    gold = str(ROOT / "data" / "corpus" / "v4" / "gold.jsonl")
     assert main(["evaluate", "--model", str(out), "--data", gold, "--report", str(report), "--external", "none"]) == 0
     metrics = json.loads((report / "metrics.json").read_text())
     assert set(metrics["metrics"]["per_language"]) == {"en", "ur", "ur-Latn", "mixed"}

@@ -22,7 +22,7 @@ class TrainConfig:
     name: str = _f("nigehbaan-linear", "model name written into the contract and MLflow")
     version: str = _f("1", "model version string")
     kind: str = _f("linear", "linear (n-grams + rule features) or stack (linear + encoder head)")
-    corpus_dir: str = _f("data/corpus/v3", "built corpus folder (train/dev/test/gold.jsonl)")
+    corpus_dir: str = _f("data/corpus/v4", "built corpus folder (train/dev/test/gold.jsonl)")
     output_dir: str = _f("runs/linear", "where the model directory is written")
     use_augmented: bool = _f(True, "add the augmentation layer to the training split")
     seed: int = _f(13, "random seed for sampling, models and splits")

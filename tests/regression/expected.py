@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = Path(__file__).resolve().parent / "expected"
 INPUTS = {
     "sample": ROOT / "data" / "samples" / "ads.jsonl",
-    "test": ROOT / "data" / "corpus" / "v3" / "test.jsonl",
+    "test": ROOT / "data" / "corpus" / "v4" / "test.jsonl",
 }
 MODELS = ("default", "fast", "rules")
 # What a score is: everything a user reads off a scored row except the model's own metadata.

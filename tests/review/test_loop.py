@@ -41,11 +41,11 @@ def test_reviewed_decisions_become_training_data(tmp_path, monkeypatch):
     shutil.copy(export, data / "reviewed" / "2026-11-reviewed.jsonl")
     assert main(["corpus", "build", "--data-dir", str(data)]) == 0
     built = [json.loads(line) for s in ("train", "dev", "test")
-             for line in (data / "v3" / f"{s}.jsonl").read_text(encoding="utf-8").splitlines()]
+             for line in (data / "v4" / f"{s}.jsonl").read_text(encoding="utf-8").splitlines()]
     reviewed = [r for r in built if r["source"] == "review"]
     assert len(reviewed) == 12 and all(r["reviewed_by"] == "ayesha" for r in reviewed)
 
     out = tmp_path / "model"
-    assert main(["train", "--config", str(ROOT / "configs" / "ci.yaml"), f"corpus_dir={data / 'v3'}",
+    assert main(["train", "--config", str(ROOT / "configs" / "ci.yaml"), f"corpus_dir={data / 'v4'}",
                  f"output_dir={out}", "mlflow=false"]) == 0
     assert (out / "contract.json").is_file()

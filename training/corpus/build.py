@@ -6,7 +6,7 @@ batch), `data/corpus/gold/*.jsonl` (the gold set) and `data/corpus/reviewed/*.js
 splits). `data/corpus/corrections/<batch>.jsonl` holds the label audit of the authored batches
 (see its README); it is applied to the authored ads before anything else, so variants and
 splits see the corrected labels. `build_corpus()` writes a new version folder
-`data/corpus/v3/` with:
+`data/corpus/v4/` with:
 - `train.jsonl`, `dev.jsonl`, `test.jsonl`, `gold.jsonl`: validated records in the schema of
   `training.schema`, evidence strings turned into character-offset spans;
 - `augmented/{train,dev,test}.jsonl`: the marked augmentation layer;
@@ -31,7 +31,7 @@ from nigehbaan.inference.normalize import normalize
 from nigehbaan.training.corpus.augment import make_variant
 from nigehbaan.training.corpus.schema import validate_record
 
-CORPUS_VERSION = "v3"
+CORPUS_VERSION = "v4"
 # Evaluation slices written apart from every training batch, each its own split (never trained
 # on): the folder under data/corpus/ -> the split name.
 EVAL_SLICES = {"gold-context": "gold_context"}

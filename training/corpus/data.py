@@ -73,7 +73,7 @@ def load_split(corpus_dir: str | Path, split: str, augmented: bool = False) -> l
     return rows
 
 
-def load_corpus(corpus_dir: str | Path = "data/corpus/v3", augmented: bool = True):
+def load_corpus(corpus_dir: str | Path = "data/corpus/v4", augmented: bool = True):
     """The corpus as a `datasets.DatasetDict` with train (plus its augmentation), dev, test, gold."""
     from datasets import Dataset, DatasetDict
 

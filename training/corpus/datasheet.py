@@ -62,7 +62,7 @@ def _distinct(texts: list[str], n: int) -> float:
     return len(grams) / total if total else 0.0
 
 
-def tables(corpus: str | Path = "data/corpus/v3") -> str:
+def tables(corpus: str | Path = "data/corpus/v4") -> str:
     corpus = Path(corpus)
     splits = {s: load_split(corpus, s) for s in ("train", "dev", "test", "gold")}
     bulk = splits["train"] + splits["dev"] + splits["test"]
@@ -204,7 +204,7 @@ def agreement_table(folder: Path) -> list[str]:
     return md
 
 
-def update_datasheet(readme: str | Path = "data/README.md", corpus: str | Path = "data/corpus/v3") -> None:
+def update_datasheet(readme: str | Path = "data/README.md", corpus: str | Path = "data/corpus/v4") -> None:
     path = Path(readme)
     text = path.read_text(encoding="utf-8")
     if BEGIN not in text or END not in text:

@@ -92,7 +92,7 @@ def write_mined(mined: dict[str, dict[str, list[str]]], folder: Path = LANG_DIR)
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", default="data/corpus/v3")
+    ap.add_argument("--corpus", default="data/corpus/v4")
     ap.add_argument("--min-ads", type=int, default=2)
     ap.add_argument("--min-precision", type=float, default=0.6)
     args = ap.parse_args(argv)
