@@ -196,3 +196,13 @@ def test_an_evaluation_slice_is_its_own_split_and_never_leaks(tmp_path):
     assert manifest["slices_dropped_as_near_duplicates_of_bulk"] == {"gold_context": 1}
     trained_on = [r["text"] for s in ("train", "dev", "test") for r in load_split(built, s)]
     assert warning["text"] not in trained_on
+
+
+def test_the_datasheet_tables_are_the_generated_ones():
+    """data/README.md's tables are computed from the built corpus, never typed: a corpus rebuilt
+    without `nigehbaan corpus datasheet` fails here."""
+    from nigehbaan.training.corpus.datasheet import BEGIN, END, tables
+
+    text = (ROOT / "data" / "README.md").read_text(encoding="utf-8")
+    block = text.split(BEGIN, 1)[1].split(END, 1)[0]
+    assert block == "\n" + tables(CORPUS)
