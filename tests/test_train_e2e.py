@@ -42,6 +42,15 @@ def test_train_ci_config_then_evaluate_then_score(tmp_path, monkeypatch):
     assert len(rows) == 64 and all(r["model"]["name"] == "nigehbaan-ci" for r in rows)
     for r in rows:
         check_interface(r)
+    # ungrounded_gate (on by default): an indicator shown with no evidence cleared its higher,
+    # dev-chosen threshold.
+    ungrounded = contract["ungrounded_thresholds"]
+    assert set(ungrounded) == set(contract["indicator_thresholds"])
+    assert all(ungrounded[k] >= contract["indicator_thresholds"][k] for k in ungrounded)
+    for r in rows:
+        for ind in r["indicators"]:
+            assert ind["grounded"] == bool(ind["evidence"])
+            assert ind["grounded"] or ind["score"] >= ungrounded[ind["id"]], (r["id"], ind)
 
     # The run is tracked and the registered pyfunc scores through the same code.
     mlflow.set_tracking_uri(uri)

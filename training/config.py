@@ -74,6 +74,10 @@ class TrainConfig:
         False, "stack: fit a span model (inference/spans.py) on the corpus `spans`: a token "
         "tagger over the encoder's last hidden states that adds model evidence (`source: model`) "
         "to scored rows, and a higher dev-chosen threshold for indicators shown without evidence")
+    ungrounded_gate: bool = _f(
+        True, "choose on dev a higher threshold for an indicator that would be shown without "
+        "evidence (rule evidence, and model evidence with span_head): an indicator no words "
+        "point at is right less often, so it must be surer (contract `ungrounded_thresholds`)")
     mlflow: bool = _f(True, "log the run to MLflow (MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
     register: bool = _f(True, "register the model in the MLflow model registry")
     experiment: str = _f("nigehbaan", "MLflow experiment name")

@@ -134,15 +134,14 @@ def train(cfg: TrainConfig) -> Path:
     contract.indicator_thresholds = choose_indicator_thresholds(
         y_dev[:, 1:], P_dev[:, 1:], cfg.indicator_threshold)
     if cfg.span_head:
-        from nigehbaan.training.spans import (
-            choose_ungrounded_thresholds,
-            fit_span_head,
-            grounded_flags,
-        )
+        from nigehbaan.training.spans import fit_span_head
 
         span_arrays, contract.spans = fit_span_head(cfg, train_rows, dev_rows, contract)
         arrays.update(span_arrays)
         model = Model(contract, Path(cfg.output_dir), arrays)
+    if cfg.span_head or cfg.ungrounded_gate:
+        from nigehbaan.training.spans import choose_ungrounded_thresholds, grounded_flags
+
         P_dev, _, tokens_dev = model.predict_with_evidence(analyses["dev"])
         G, Y = grounded_flags(dev_rows, analyses["dev"], P_dev, contract, tokens_dev)
         contract.ungrounded_thresholds = choose_ungrounded_thresholds(
