@@ -167,9 +167,13 @@ def test_old_contracts_score_as_before_with_grounded_and_rule_scores():
         assert all(e["source"] == "rule" and e["score"] == 1.0 for e in ind["evidence"])
 
 
-def test_merge_keeps_rule_spans_and_drops_overlapping_model_spans():
+def test_evidence_is_the_rule_hits_else_the_best_model_span():
     from nigehbaan.inference.spans import merge_evidence
 
-    rule = [{"start": 10, "end": 20, "source": "rule"}]
-    model = [{"start": 15, "end": 25, "source": "model"}, {"start": 0, "end": 5, "source": "model"}]
-    assert [e["start"] for e in merge_evidence(rule, model)] == [0, 10]
+    rule = [{"start": 10, "end": 20, "source": "rule", "score": 1.0}]
+    model = [{"start": 15, "end": 25, "source": "model", "score": 0.9},
+             {"start": 0, "end": 5, "source": "model", "score": 0.7},
+             {"start": 30, "end": 35, "source": "model", "score": 0.95}]
+    assert merge_evidence(rule, model) == rule
+    assert merge_evidence([], model) == [model[2]]
+    assert merge_evidence([], []) == []
