@@ -53,9 +53,9 @@ def _evidence_table(metrics: dict) -> list[str]:
     """Evidence of the shown indicators per split and language: the share carrying evidence,
     and span precision / recall against the gold spans (character overlap), all evidence and
     the span model's alone (`training.evaluation.metrics.evidence_metrics`)."""
-    md = ["| split | lang | indicators shown | with evidence | span precision | span recall | "
-          "model-span precision | model-span recall |", "|---|---|---|---|---|---|---|---|"]
-    for split in ("test", "gold"):
+    md = ["| split | lang | indicators shown | with evidence | indicator micro-F1 as shown | span precision | "
+          "span recall | model-span precision | model-span recall |", "|---|---|---|---|---|---|---|---|---|"]
+    for split in ("test", "gold", "gold_context"):
         ev = metrics.get(split, {}).get("evidence")
         if not ev:
             continue
@@ -63,7 +63,8 @@ def _evidence_table(metrics: dict) -> list[str]:
             if not v:
                 continue
             a, m = v["span_all"], v["span_model"]
-            md.append(f"| {split} | {lang} | {v['shown']} | {_f(v['coverage'])} | {_f(a['precision'])} | "
+            md.append(f"| {split} | {lang} | {v['shown']} | {_f(v['coverage'])} | {_f(v.get('micro_f1_shown'))} | "
+                      f"{_f(a['precision'])} | "
                       f"{_f(a['recall'])} | {_f(m['precision'])} | {_f(m['recall'])} |")
     return md if len(md) > 2 else []
 
@@ -281,11 +282,14 @@ def render(model_dir: Path, external: str = "auto", compare: Path | None = None)
             "how well the evidence matches the gold spans (an evidence item is right when it "
             "overlaps a gold span of its indicator by one character or more; a gold span is found "
             "when an evidence item of its indicator overlaps it). "
-            + ("Evidence comes from the lexicon and entity rules and from the span model (a token "
-               "tagger on the encoder's last hidden states, trained on the corpus spans); an "
-               "indicator without evidence is shown only above its higher ungrounded threshold."
+            + ("Evidence comes from the lexicon and entity rules and, where no rule found words, "
+               "from the span model (a token tagger on the encoder's last hidden states, trained "
+               "on the corpus spans: its one best span)."
                if contract.get("spans") else "Evidence comes from the lexicon and entity rules only.")
-            + "",
+            + (" An indicator without evidence is shown only above its higher ungrounded "
+               "threshold, so `indicator micro-F1 as shown` (what a scored row lists) differs from "
+               "the micro-F1 at the plain indicator thresholds in the tables above."
+               if contract.get("ungrounded_thresholds") else ""),
             "",
             *_evidence_table(contract["metrics"]),
             "",
