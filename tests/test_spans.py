@@ -154,17 +154,35 @@ def test_model_span_offsets_always_slice_the_original_text(tiny_encoder, pieces,
 
 
 def test_old_contracts_score_as_before_with_grounded_and_rule_scores():
+    """A contract without `spans` and `ungrounded_thresholds` (every model trained before them)
+    shows an indicator at its plain threshold, evidence or not; the gate only removes
+    ungrounded indicators."""
+    import copy
+    from dataclasses import replace
+
     from nigehbaan.inference.model import load_model
     from nigehbaan.inference.scorer import score_records
 
-    model = load_model(ROOT / "models" / "fast")
-    assert not model.contract.spans and not model.contract.ungrounded_thresholds
-    row = score_records([{"text": "Visa + ticket free! Processing fee 50,000. Original passport "
-                                  "submit karein. WhatsApp only 0300-1234567"}], model)[0]
-    assert row["indicators"]
-    for ind in row["indicators"]:
-        assert ind["grounded"] == bool(ind["evidence"])
-        assert all(e["source"] == "rule" and e["score"] == 1.0 for e in ind["evidence"])
+    gated = load_model(ROOT / "models" / "fast")
+    assert not gated.contract.spans and gated.contract.ungrounded_thresholds
+    old = copy.copy(gated)
+    old.contract = replace(gated.contract, ungrounded_thresholds={})
+    ads = [{"text": "Visa + ticket free! Processing fee 50,000. Original passport "
+                    "submit karein. WhatsApp only 0300-1234567"},
+           {"text": "Dubai jobs, all categories, call 0300-1234567"}]
+    removed = 0
+    for row_old, row_gated in zip(score_records(ads, old), score_records(ads, gated), strict=True):
+        assert row_old["indicators"]
+        for ind in row_old["indicators"]:
+            assert ind["grounded"] == bool(ind["evidence"])
+            assert all(e["source"] == "rule" and e["score"] == 1.0 for e in ind["evidence"])
+            assert ind["score"] >= old.contract.indicator_thresholds[ind["id"]]
+        shown_old = {i["id"]: i for i in row_old["indicators"]}
+        shown_gated = {i["id"] for i in row_gated["indicators"]}
+        assert shown_gated <= set(shown_old)
+        assert all(not shown_old[i]["grounded"] for i in set(shown_old) - shown_gated)
+        removed += len(set(shown_old) - shown_gated)
+    assert removed  # the second ad's ungrounded `unlicensed_overseas` is below the gate
 
 
 def test_evidence_is_the_rule_hits_else_the_best_model_span():
