@@ -214,11 +214,22 @@ def precision(spec: dict) -> str:
     if forced:
         if forced not in ("float32", "bf16"):
             raise UsageError(f"NIGEHBAAN_ENCODER_PRECISION={forced!r}: expected float32 or bf16")
-        return forced
+        return _on_backend(forced)
     q = spec.get("quantize")
     if q == "bf16":
-        return "bf16" if native_bf16() else "float32"
-    return q or "float32"
+        return _on_backend("bf16" if native_bf16() else "float32")
+    return _on_backend(q or "float32")
+
+
+def _on_backend(mode: str) -> str:
+    """A float32 encoder runs on `$NIGEHBAAN_ENCODER_BACKEND` when one is set (opt-in, see
+    inference/onnx_encoder.py): `onnx-float32` or `onnx-int8`."""
+    if mode != "float32" or not os.environ.get("NIGEHBAAN_ENCODER_BACKEND"):
+        return mode
+    from nigehbaan.inference.onnx_encoder import backend
+
+    b = backend()
+    return mode if b == "torch" else {"onnx": "onnx-float32"}.get(b, b)
 
 
 def get_encoder(spec: dict) -> tuple:
@@ -232,7 +243,12 @@ def get_encoder(spec: dict) -> tuple:
         if key not in _LOADED:
             model, tok = load_encoder(spec["source"])
             mode = precision(spec)
-            if mode == "int8":
+            if mode.startswith("onnx"):  # CPU onnxruntime, built and cached on first use
+                from nigehbaan.inference.onnx_encoder import onnx_encoder
+
+                model = onnx_encoder(model, tok, mode.replace("-float32", ""),
+                                     prefix=spec["prefix"], max_length=int(spec["max_length"]))
+            elif mode == "int8":
                 model = quantize_int8(model)  # CPU-only kernels
             elif torch.cuda.is_available():
                 model = model.to("cuda")
