@@ -157,25 +157,31 @@ def _encode(texts: list[str], spec: dict, model, tok) -> np.ndarray:
     hidden = model.config.hidden_size
     if not texts:
         return np.zeros((0, hidden), dtype=np.float32)
-    max_length = int(spec["max_length"])
-    enc = tok([spec["prefix"] + t for t in texts], truncation=True, max_length=max_length,
+    enc = tok([spec["prefix"] + t for t in texts], truncation=True, max_length=int(spec["max_length"]),
               padding=False)
-    ids = enc["input_ids"]
+    out = np.empty((len(texts), hidden), dtype=np.float32)
+    with torch.inference_mode():
+        for idx, batch in shape_stable_batches(enc["input_ids"], spec, tok, model.device):
+            h = model(**batch).last_hidden_state
+            out[idx] = mean_pool(h, batch["attention_mask"]).cpu().numpy()
+    return out
+
+
+def shape_stable_batches(ids: list[list[int]], spec: dict, tok, device):
+    """Yield (row indices, padded batch on `device`) over tokenised ads `ids`: each ad padded to
+    `padded_length` of its own token count and batched only with ads of that padded length (see
+    `_encode`). Shared by `_encode` and the span model's `inference.spans.hidden_states`, so the
+    two batch alike and an ad's embedding and token states never depend on its batch."""
+    max_length, bs = int(spec["max_length"]), int(spec["batch_size"])
     groups: dict[int, list[int]] = {}
     for i in sorted(range(len(ids)), key=lambda i: len(ids[i])):
         groups.setdefault(padded_length(len(ids[i]), max_length), []).append(i)
-    out = np.empty((len(texts), hidden), dtype=np.float32)
-    bs = int(spec["batch_size"])
-    with torch.inference_mode():
-        for length, members in groups.items():
-            for start in range(0, len(members), bs):
-                idx = members[start : start + bs]
-                batch = tok.pad({"input_ids": [ids[i] for i in idx]}, padding="max_length",
-                                max_length=length, return_tensors="pt")
-                batch = {k: v.to(model.device) for k, v in batch.items()}
-                h = model(**batch).last_hidden_state
-                out[idx] = mean_pool(h, batch["attention_mask"]).cpu().numpy()
-    return out
+    for length, members in groups.items():
+        for start in range(0, len(members), bs):
+            idx = members[start : start + bs]
+            batch = tok.pad({"input_ids": [ids[i] for i in idx]}, padding="max_length",
+                            max_length=length, return_tensors="pt")
+            yield idx, {k: v.to(device) for k, v in batch.items()}
 
 
 def mean_pool(hidden, attention_mask, normalize: bool = True):

@@ -103,10 +103,15 @@ def hidden_states(texts: list[str], spec: dict) -> tuple[np.ndarray, list[np.nda
     last hidden states (tokens, hidden) float32, per-ad offsets (tokens, 2) into each text).
 
     Special tokens and the prefix are dropped from the token lists. Batching is
-    `encoder._encode`'s: each ad padded to `padded_length` of its own token count and batched
-    only with ads of that length, so an ad's states do not depend on its batch."""
+    `encoder.shape_stable_batches`, as for `encoder._encode`, so an ad's states do not depend on
+    its batch."""
     import torch
-    from nigehbaan.inference.encoder import get_encoder, mean_pool, padded_length, resolve_spec
+    from nigehbaan.inference.encoder import (
+        get_encoder,
+        mean_pool,
+        resolve_spec,
+        shape_stable_batches,
+    )
 
     spec = resolve_spec(spec)
     model, tok = get_encoder(spec)
@@ -121,26 +126,17 @@ def hidden_states(texts: list[str], spec: dict) -> tuple[np.ndarray, list[np.nda
     enc = tok([prefix + t for t in texts], truncation=True, max_length=max_length,
               padding=False, return_offsets_mapping=True, return_special_tokens_mask=True)
     ids = enc["input_ids"]
-    groups: dict[int, list[int]] = {}
-    for i in sorted(range(n), key=lambda i: len(ids[i])):
-        groups.setdefault(padded_length(len(ids[i]), max_length), []).append(i)
-    bs = int(spec["batch_size"])
     with torch.inference_mode():
-        for length, members in groups.items():
-            for start in range(0, len(members), bs):
-                idx = members[start : start + bs]
-                batch = tok.pad({"input_ids": [ids[i] for i in idx]}, padding="max_length",
-                                max_length=length, return_tensors="pt")
-                batch = {k: v.to(model.device) for k, v in batch.items()}
-                h = model(**batch).last_hidden_state
-                pooled[idx] = mean_pool(h, batch["attention_mask"]).cpu().numpy()
-                hf = h.float().cpu().numpy()
-                for r, i in enumerate(idx):
-                    off = np.asarray(enc["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
-                    keep = (np.asarray(enc["special_tokens_mask"][i]) == 0) & (off[:, 1] > len(prefix))
-                    keep &= off[:, 1] > off[:, 0]
-                    states[i] = hf[r, : len(ids[i])][keep]
-                    offsets[i] = np.clip(off[keep] - len(prefix), 0, None)
+        for idx, batch in shape_stable_batches(ids, spec, tok, model.device):
+            h = model(**batch).last_hidden_state
+            pooled[idx] = mean_pool(h, batch["attention_mask"]).cpu().numpy()
+            hf = h.float().cpu().numpy()
+            for r, i in enumerate(idx):
+                off = np.asarray(enc["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
+                keep = (np.asarray(enc["special_tokens_mask"][i]) == 0) & (off[:, 1] > len(prefix))
+                keep &= off[:, 1] > off[:, 0]
+                states[i] = hf[r, : len(ids[i])][keep]
+                offsets[i] = np.clip(off[keep] - len(prefix), 0, None)
     return pooled, states, offsets
 
 
