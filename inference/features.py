@@ -14,7 +14,8 @@ is refused at load even when nobody bumped the version.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -115,6 +116,9 @@ class AdAnalysis:
     lang: str
     entities: dict
     hits: list[Hit]
+    # The `normalize.Normalized` the text was analysed from (its offset map turns model spans
+    # back into original offsets, `inference.spans`); None where an analysis is built by hand.
+    norm: Any = field(default=None, repr=False, compare=False)
 
 
 def dense_features(a: AdAnalysis, langs: tuple[str, ...] | None = None) -> np.ndarray:

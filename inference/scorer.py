@@ -49,7 +49,7 @@ def analyze(texts: list[str]) -> list[AdAnalysis]:
     for norm, hits in zip(norms, lex_hits, strict=True):
         entities = extract_entities(norm)
         hits = hits + entity_hits(norm.text, entities)
-        out.append(AdAnalysis(norm.text, identify(norm.text), entities, hits))
+        out.append(AdAnalysis(norm.text, identify(norm.text), entities, hits, norm))
     return out
 
 

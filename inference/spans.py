@@ -220,11 +220,12 @@ def ground_indicators(text: str, analysis, probs, contract, tokens: TokenOutput 
     least one evidence item) and, for a contract with `ungrounded_thresholds`, an indicator
     without evidence kept only at or above that higher threshold. Highest score first.
 
-    `tokens`: the ad's `TokenOutput` (None: rules only); `norm`: its `Normalized` (computed
-    here when None and tokens are given)."""
+    `tokens`: the ad's `TokenOutput` (None: rules only); `norm`: its `Normalized` (default: the
+    analysis's own; computed here only for an analysis built without one)."""
     thresholds = contract.indicator_thresholds
     ungrounded = getattr(contract, "ungrounded_thresholds", None) or {}
     token_t = (getattr(contract, "spans", None) or {}).get("token_thresholds") or {}
+    norm = norm if norm is not None else getattr(analysis, "norm", None)
     if tokens is not None and norm is None:
         from nigehbaan.inference.normalize import normalize
         from nigehbaan.inference.scorer import MAX_ANALYSED_CHARS
