@@ -139,26 +139,28 @@ def train(cfg: TrainConfig) -> Path:
         span_arrays, contract.spans = fit_span_head(cfg, train_rows, dev_rows, contract)
         arrays.update(span_arrays)
         model = Model(contract, Path(cfg.output_dir), arrays)
+    # Each split's outputs (probabilities, text kinds, token probabilities) once: the span
+    # model's token states are not memoised, and the thresholds below do not change them.
+    outputs = {"dev": model.predict_with_evidence(analyses["dev"])}
     if cfg.span_head or cfg.ungrounded_gate:
         from nigehbaan.training.spans import choose_ungrounded_thresholds, grounded_flags
 
-        P_dev, _, tokens_dev = model.predict_with_evidence(analyses["dev"])
+        P_dev, _, tokens_dev = outputs["dev"]
         G, Y = grounded_flags(dev_rows, analyses["dev"], P_dev, contract, tokens_dev)
         contract.ungrounded_thresholds = choose_ungrounded_thresholds(
             P_dev[:, 1:], G, Y, contract.indicator_thresholds)
     contract.metrics = {}
     for name, rows in evals.items():
-        P, _, tokens = model.predict_with_evidence(analyses[name])
+        if name not in outputs:
+            outputs[name] = model.predict_with_evidence(analyses[name])
+        P, K, tokens = outputs[name]
         contract.metrics[name] = full_metrics(rows, P, contract)
         # Evidence coverage and span precision/recall of the indicators as scored rows show them.
         shown = [ground_indicators(r["text"], a, P[i], contract, None if tokens is None else tokens[i])
                  for i, (r, a) in enumerate(zip(rows, analyses[name], strict=True))]
         contract.metrics[name]["evidence"] = evidence_metrics(rows, shown)
-    for name, rows in evals.items():
-        K = model.text_kinds(analyses[name])
         if K is not None:
-            contract.metrics[name]["text_kind"] = text_kind_metrics(
-                rows, K, model.predict(analyses[name]), contract)
+            contract.metrics[name]["text_kind"] = text_kind_metrics(rows, K, P, contract)
     contract.training = {
         "config": cfg.to_dict(),
         "train_ads": len(train_rows),
@@ -171,7 +173,7 @@ def train(cfg: TrainConfig) -> Path:
     if cfg.mlflow:
         from nigehbaan.training.tracking import log_run
 
-        log_run(cfg, out, contract, {n: (evals[n], model.predict(analyses[n])) for n in evals})
+        log_run(cfg, out, contract, {n: (evals[n], outputs[n][0]) for n in evals})
     return out
 
 
