@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from nigehbaan.inference.io import read_records
 from nigehbaan.inference.labels import INDICATORS
 from nigehbaan.inference.normalize import normalize
 from nigehbaan.inference.scorer import analyze
@@ -157,17 +158,13 @@ def batch_tables(bulk: list[dict]) -> list[str]:
 
 def audit_table(folder: Path) -> list[str]:
     """Indicator labels removed and added by each audit round (`corrections/<batch>[.<round>].jsonl`)."""
-    import json
-
     rounds: dict[str, list[Counter]] = {}
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
         name = path.stem.split(".", 1)[1] if "." in path.stem else "v2 audit"
         removed, added = rounds.setdefault(name, [Counter(), Counter()])
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                c = json.loads(line)
-                removed.update(c.get("remove", []))
-                added.update(list(c.get("add", {})))
+        for _, c in read_records(path):
+            removed.update(c.get("remove", []))
+            added.update(list(c.get("add", {})))
     if not rounds:
         return []
     md = ["", "### Label audit rounds (indicator labels removed / added)", "",
@@ -182,11 +179,9 @@ def audit_table(folder: Path) -> list[str]:
 def agreement_table(folder: Path) -> list[str]:
     """Cohen's kappa between the corpus labels and a blind second annotator, per indicator and
     round (`agreement/round-*.jsonl`: id, first, second)."""
-    import json
-
     from sklearn.metrics import cohen_kappa_score
 
-    rounds = {p.stem: [json.loads(x) for x in p.read_text(encoding="utf-8").splitlines() if x.strip()]
+    rounds = {p.stem: [r for _, r in read_records(p)]
               for p in sorted(folder.glob("round-*.jsonl"))} if folder.is_dir() else {}
     if not rounds:
         return []
