@@ -163,7 +163,7 @@ def _build_row(record: dict, a: AdAnalysis, probs, model: Model, kind_probs=None
     row["id"] = str(rid) if rid not in (None, "") else derive_id(record["text"])
     # The band is read off the risk as printed, so a risk shown as the `high` threshold is high.
     risk = round(float(probs[0]), 4)
-    # Evidence (rule hits, and model spans for a model with a span head), `grounded`, and the
+    # Evidence (rule hits, else the best model span for a model with a span head), `grounded`, and the
     # higher threshold for ungrounded indicators: inference/spans.py.
     indicators = ground_indicators(record["text"], a, probs, model.contract, tokens)
     row.update(
