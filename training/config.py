@@ -49,6 +49,11 @@ class TrainConfig:
         "weaker head, batch-dependent) or 'bf16' (~1.6x faster where the CPU has AVX512-BF16/AMX "
         "or on a GPU, float32 elsewhere; same quality); "
         "saved in the contract and used for scoring too")
+    encoder_student: str | None = _f(
+        None, "stack: a distilled student of `encoder` (a directory written by "
+        "`python -m nigehbaan.training.distill`): the encoder's token embeddings with fewer "
+        "transformer layers, copied into the model directory and named in its contract; null: "
+        "the whole encoder")
     text_kind_head: bool = _f(
         True, "fit a text-kind head (ad / warning / news / other) on the same features, reported "
         "as `text_kind` in every scored row; rows without a `text_kind` label get one from their "
@@ -114,6 +119,16 @@ class TrainConfig:
             raise UsageError(
                 f"max_length must be >= 8 and batch_size >= 1, found {self.max_length}, "
                 f"{self.batch_size}")
+        if self.encoder_student is not None:
+            from nigehbaan.training.distill import STUDENT_META
+
+            meta = Path(self.encoder_student) / STUDENT_META
+            if self.kind != "stack" or self.encoder_mode != "frozen" or not meta.is_file():
+                raise UsageError(
+                    f"encoder_student {self.encoder_student!r}: expected a directory with "
+                    f"{STUDENT_META} (from `python -m nigehbaan.training.distill`) for kind: "
+                    f"stack, encoder_mode: frozen; found kind {self.kind!r}, encoder_mode "
+                    f"{self.encoder_mode!r}, {STUDENT_META} {'present' if meta.is_file() else 'missing'}")
         if self.span_head and self.kind != "stack":
             raise UsageError(f"span_head: true needs kind: stack (an encoder), found kind "
                              f"{self.kind!r}. Fix: set kind: stack or span_head: false")

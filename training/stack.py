@@ -19,12 +19,15 @@ label with the linear model by weights fitted on dev.
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 from nigehbaan.inference.encoder import bind_spec, embed, resolve_spec
+from nigehbaan.inference.errors import UsageError
 from nigehbaan.inference.model import TARGETS
 from nigehbaan.training.config import TrainConfig
 from nigehbaan.training.corpus.data import targets
@@ -47,17 +50,38 @@ def encoder_spec(cfg: TrainConfig) -> dict:
         prefix = resolve_spec({"source": cfg.encoder})["prefix"]  # the base model's prefix
     else:
         source, in_dir, prefix = cfg.encoder, False, "auto"
+    student = None
+    if cfg.encoder_student:  # copied into the model directory by `install_student`
+        from nigehbaan.training.distill import STUDENT_FILE, STUDENT_META
+
+        meta = json.loads((Path(cfg.encoder_student) / STUDENT_META).read_text(encoding="utf-8"))
+        if meta["teacher"] != cfg.encoder:
+            raise UsageError(f"encoder_student {cfg.encoder_student!r} was distilled from "
+                             f"{meta['teacher']!r}, not from encoder {cfg.encoder!r}")
+        student = {"file": STUDENT_FILE, "layers": meta["layers"]}
     return resolve_spec({
         "source": source, "in_model_dir": in_dir, "prefix": prefix,
         "max_length": cfg.max_length, "batch_size": cfg.batch_size,
-        "quantize": cfg.encoder_quantize,
+        "quantize": cfg.encoder_quantize, "student": student,
     })
+
+
+def install_student(cfg: TrainConfig) -> None:
+    """Copy the distilled student's files (training/distill.py) into the model directory."""
+    if cfg.encoder_student:
+        from nigehbaan.training.distill import STUDENT_FILE, STUDENT_META
+
+        out = Path(cfg.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in (STUDENT_FILE, STUDENT_META):
+            shutil.copyfile(Path(cfg.encoder_student) / name, out / name)
 
 
 def fit_stack(cfg: TrainConfig, train_rows: list[dict], dev_rows: list[dict], analyses: dict,
               linear_model) -> dict[str, np.ndarray]:
     """Arrays `H`, `h`, `stack_lin`, `stack_head`, `stack_bias` (float32) of a stacked model."""
     spec = encoder_spec(cfg)
+    install_student(cfg)
     if cfg.encoder_mode == "finetune":
         from nigehbaan.training.finetune import finetune_encoder
 
