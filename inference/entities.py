@@ -39,6 +39,11 @@ _URL_RE = re.compile(
     r"(?:\.[a-z]{2})?(?:/[^\s<>\"']*)?"
 )
 _HANDLE_RE = re.compile(r"(?<![\w.@/])@([a-z0-9_](?:[a-z0-9_.]{1,28}[a-z0-9_]))|t\.me/([a-z0-9_]{3,32})")
+# What any match of _URL_RE holds: a scheme, "www." or a dot before one of its domain endings.
+# Searching for it is a quick scan; _URL_RE itself tries a domain at every letter of the text.
+_URL_HINT_RE = re.compile(r"https?://|www\.|\.(?:com|pk|net|org|info|me|ae|sa|io|co|uk|gov)")
+# Every age and licence pattern holds a digit (\d): texts without one are not searched.
+_DIGIT_RE = re.compile(r"\d")
 _NUM = r"\d{1,3}(?:,\d{2,3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _LATIN_B = r"(?![a-z])"
 # Currency codes and symbols, the same in every language: before the amount ("rs 500", "$50")
@@ -245,14 +250,14 @@ def contacts(norm: Normalized) -> dict:
             for m in _URL_RE.finditer(text)
             if not any(s <= m.start() < e for s, e in email_spans)
         }
-    )
+    ) if _URL_HINT_RE.search(text) else []
     handles = sorted(
         {
             "@" + (m.group(1) or m.group(2))
             for m in _HANDLE_RE.finditer(text)
             if not any(s <= m.start() < e for s, e in email_spans)
         }
-    )
+    ) if "@" in text or "t.me/" in text else []  # what every _HANDLE_RE match holds
     return {
         "phones": phones, "whatsapp": whatsapp, "emails": emails, "urls": urls,
         "handles": handles, "licences": licences(norm),
@@ -394,6 +399,8 @@ def money(norm: Normalized) -> list[dict]:
 def ages(norm: Normalized) -> list[dict]:
     """Ages and age ranges ("18-25", "umar 18 se 25", "12 saal ki bachi", "عمر 14")."""
     out, seen = [], []
+    if not _DIGIT_RE.search(norm.text):
+        return out
     for pattern in _AGE_RES:
         for m in pattern.finditer(norm.text):
             if any(s < m.end() and m.start() < e for s, e in seen):
@@ -424,6 +431,8 @@ def locations(norm: Normalized) -> list[dict]:
 def licences(norm: Normalized) -> list[dict]:
     """Overseas Employment Promoter licence numbers ("OEP Licence No. 2187/RWP")."""
     out = []
+    if not _DIGIT_RE.search(norm.text):
+        return out
     for m in _LICENCE_RE.finditer(norm.text):
         record = norm.evidence(m.start(), m.end())
         record["number"] = re.sub(r"\s+", "", m.group("num")).upper()
