@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import spacy
 from nigehbaan.inference.entities import fold_regex
@@ -173,14 +173,26 @@ class _Straddle:
     rules: frozenset  # spaCy's special cases
     longest: int  # characters of the longest one
 
+    @cached_property
+    def _rule_chars(self) -> tuple[frozenset, frozenset]:
+        return frozenset(r[0] for r in self.rules), frozenset(r[-1] for r in self.rules)
+
     def ends(self, run: str, toks: tuple) -> tuple[tuple, tuple]:
         """(the b a run may start with, the a it may end with), as its first and last tokens
         before spaCy applies special cases. Those are its tokens after them unless a special
-        case starts (ends) the run; then every b (a) that starts (ends) it is kept."""
-        pre = {run[:n] for n in range(1, min(len(run), self.longest) + 1)}
-        heads = pre & self.rights if pre & self.rules else {toks[0]} & self.rights
-        post = {run[-n:] for n in range(1, min(len(run), self.longest) + 1)}
-        tails = post & self.lefts if post & self.rules else {toks[-1]} & self.lefts
+        case starts (ends) the run; then every b (a) that starts (ends) it is kept. Most runs
+        start and end with a character no special case starts (ends) with: one set lookup."""
+        firsts, lasts = self._rule_chars
+        heads, tails = {toks[0]} & self.rights, {toks[-1]} & self.lefts
+        size = min(len(run), self.longest) + 1
+        if run[0] in firsts:
+            pre = {run[:n] for n in range(1, size)}
+            if pre & self.rules:
+                heads = pre & self.rights
+        if run[-1] in lasts:
+            post = {run[-n:] for n in range(1, size)}
+            if post & self.rules:
+                tails = post & self.lefts
         return tuple(heads), tuple(tails)
 
 
