@@ -213,14 +213,22 @@ def distill(args: DistillArguments) -> Path:
             best = history[-1]
             save_file({k: v.to(torch.float16).contiguous() for k, v in student_state(student).items()},
                       str(out / STUDENT_FILE))
+        # Written every epoch: a run stopped early still leaves its best student, usable.
+        write_meta(out, args, layers, len(train_texts), len(dev_texts), best, history,
+                   time.time() - t0)
         if step >= total:
             break
-    meta = {"version": STUDENT_VERSION, "teacher": args.encoder, "layers": layers,
-            "file": STUDENT_FILE, "train_texts": len(train_texts), "dev_texts": len(dev_texts),
-            "best_epoch": best["epoch"], "dev_agreement": best, "history": history,
-            "seconds": round(time.time() - t0, 1), "args": asdict(args)}
-    (out / STUDENT_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return out
+
+
+def write_meta(out: Path, args: DistillArguments, layers: list[int], n_train: int, n_dev: int,
+               best: dict, history: list[dict], seconds: float) -> None:
+    meta = {"version": STUDENT_VERSION, "teacher": args.encoder, "layers": layers,
+            "file": STUDENT_FILE, "train_texts": n_train, "dev_texts": n_dev,
+            "best_epoch": best["epoch"], "epochs_done": history[-1]["epoch"],
+            "dev_agreement": best, "history": history, "seconds": round(seconds, 1),
+            "args": asdict(args)}
+    (out / STUDENT_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,7 +74,9 @@ def install_student(cfg: TrainConfig) -> None:
         out = Path(cfg.output_dir)
         out.mkdir(parents=True, exist_ok=True)
         for name in (STUDENT_FILE, STUDENT_META):
-            shutil.copyfile(Path(cfg.encoder_student) / name, out / name)
+            src, dst = Path(cfg.encoder_student) / name, out / name
+            if not (dst.exists() and src.samefile(dst)):  # retraining in place: already there
+                shutil.copyfile(src, dst)
 
 
 def fit_stack(cfg: TrainConfig, train_rows: list[dict], dev_rows: list[dict], analyses: dict,
