@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 from nigehbaan.inference.errors import UsageError
 
-from tests.conftest import write_jsonl
+from tests.conftest import ROOT, write_jsonl
+
+ROOT_CONFIGS = ROOT / "configs"
 
 LINES = [
     "Urgent hiring for Dubai, visa and ticket free, send passport copy on WhatsApp.",
@@ -380,3 +382,48 @@ def test_distilled_student_trains_ships_in_the_model_and_loads(tmp_path, tiny_en
         bind_spec(model.contract.encoder, moved)
     row = score_records(records[:1], load_model(moved))[0]
     assert row["risk"] is None and "distilled encoder layers" in row["error"]
+
+
+@pytest.fixture(scope="module")
+def tiny_xlmr(tiny_encoder, tmp_path_factory) -> Path:
+    """A tiny XLM-RoBERTa (random weights, width 32) with the tiny encoder's tokenizer: the
+    architecture of configs/xlmr-base.yaml (position ids offset by the padding index, one
+    token type), built here because xlm-roberta-base cannot be downloaded."""
+    import torch
+    from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel
+
+    folder = tmp_path_factory.mktemp("tiny-xlmr")
+    tok = AutoTokenizer.from_pretrained(str(tiny_encoder))
+    tok.save_pretrained(str(folder))
+    config = XLMRobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2,
+                              num_attention_heads=2, intermediate_size=64,
+                              max_position_embeddings=130, pad_token_id=tok.pad_token_id,
+                              type_vocab_size=1)
+    torch.manual_seed(0)
+    XLMRobertaModel(config, add_pooling_layer=False).save_pretrained(str(folder))
+    return folder
+
+
+@pytest.mark.parametrize("config_name", ["xlmr-base", "muril"])
+def test_gpu_configs_train_with_a_tiny_local_model(config_name, tmp_path, tiny_encoder, tiny_xlmr):
+    """configs/xlmr-base.yaml and configs/muril.yaml as shipped (only the encoder, the corpus,
+    the output and the size knobs overridden, as a user without a GPU would try them): the
+    fine-tune runs two steps on a local model of the same architecture, the model directory
+    carries its fine-tuned encoder and scores."""
+    from nigehbaan.inference.model import load_model
+    from nigehbaan.inference.scorer import score_records
+    from nigehbaan.training.config import load_config
+    from nigehbaan.training.train import train
+    from transformers import AutoConfig
+
+    local = tiny_xlmr if config_name == "xlmr-base" else tiny_encoder
+    corpus = _corpus(tmp_path / "corpus")
+    cfg = load_config(ROOT_CONFIGS / f"{config_name}.yaml", [
+        f"encoder={local}", f"corpus_dir={corpus}", f"output_dir={tmp_path / 'model'}",
+        "use_augmented=false", "mlflow=false", "max_steps=2", "max_length=64", "batch_size=8"])
+    assert cfg.encoder_mode == "finetune"
+    out = train(cfg)
+    kind = AutoConfig.from_pretrained(str(out / "encoder")).model_type
+    assert kind == ("xlm-roberta" if config_name == "xlmr-base" else "bert")
+    rows = score_records([{"text": t} for t in LINES[:4]], load_model(out))
+    assert all(r["error"] is None and 0 <= r["risk"] <= 1 for r in rows)
