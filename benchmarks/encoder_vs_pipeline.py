@@ -52,19 +52,21 @@ def load_texts(n: int, corpus: Path) -> tuple[list[str], str]:
     return [" ".join(rng.choices(parts, k=rng.randint(3, 25))) for _ in range(n)], "generated"
 
 
-def pipeline_runner(texts: list[str], folder: Path, max_length: int):
-    """(i): a plain pipeline, one ad at a time; mean pooling and L2 norm in Python."""
+def pipeline_runner(texts: list[str], folder: Path, max_length: int, batch: int = 1):
+    """(i): a plain pipeline, `batch` ads a call (default one at a time); mean pooling and L2
+    norm in Python. Above batch 1 the pipeline pads each batch to its longest ad: the vectors
+    then average padding too, so they are for timing only (benchmarks/default_speed.py)."""
     from transformers import pipeline
 
     pipe = pipeline("feature-extraction", model=str(folder), device=-1,
                     tokenize_kwargs={"truncation": True, "max_length": max_length},
                     model_kwargs={"add_pooling_layer": False})  # e5 has no pooler weights
-    pipe(texts[:2])  # warm-up
+    pipe(texts[:2], batch_size=batch)  # warm-up
 
     def run() -> np.ndarray:
         out = []
-        for feats in pipe(texts):
-            v = np.asarray(feats[0], dtype=np.float32).mean(axis=0)  # batch 1: nothing padded
+        for feats in pipe(texts, batch_size=batch):
+            v = np.asarray(feats[0], dtype=np.float32).mean(axis=0)
             out.append(v / np.linalg.norm(v))
         return np.vstack(out)
 

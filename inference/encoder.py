@@ -297,7 +297,6 @@ def apply_student(model, student: dict):
     """The distilled student of a loaded encoder (training/distill.py): the teacher's token
     embeddings and `len(student["layers"])` transformer layers with the weights of
     `student["file"]` (float16 on disk, float32 here)."""
-    import torch
     from safetensors.torch import load_file
 
     state = load_file(student["file"])
@@ -308,13 +307,22 @@ def apply_student(model, student: dict):
             f"(encoder.layer.0 .. {k - 1}); found {sorted({n.split('.')[2] for n in state})}. "
             "Fix: retrain the model with the student it names."
         )
-    model.encoder.layer = torch.nn.ModuleList(model.encoder.layer[i] for i in student["layers"])
-    model.config.num_hidden_layers = k
-    missing = set(model.state_dict()) - set(state)
-    model.load_state_dict({n: v.float() for n, v in state.items()}, strict=False)
+    keep_layers(model, student["layers"])
+    # Not strict: the embeddings are the teacher's and are not in the file.
+    missing = model.load_state_dict({n: v.float() for n, v in state.items()}, strict=False).missing_keys
     if any(n.startswith("encoder.layer.") for n in missing):
-        raise UsageError(f"{student['file']}: incomplete student layers (missing {sorted(missing)[:3]})")
+        raise UsageError(f"{student['file']}: incomplete student layers (missing {missing[:3]})")
     return model.eval()
+
+
+def keep_layers(model, layers: list[int]):
+    """Keep only the transformer `layers` (in order) of a BERT-like `model`, in place; the
+    student's shape (training/distill.py makes it, `apply_student` loads it)."""
+    import torch
+
+    model.encoder.layer = torch.nn.ModuleList(model.encoder.layer[i] for i in layers)
+    model.config.num_hidden_layers = len(layers)
+    return model
 
 
 def clear_cache() -> None:

@@ -102,10 +102,10 @@ def make_student(teacher, layers: list[int]):
     import copy
 
     import torch
+    from nigehbaan.inference.encoder import keep_layers
 
-    student = copy.deepcopy(teacher).float()  # trained in float32 whatever the teacher ran in
-    student.encoder.layer = torch.nn.ModuleList([student.encoder.layer[i] for i in layers])
-    student.config.num_hidden_layers = len(layers)
+    # Trained in float32 whatever the teacher ran in.
+    student = keep_layers(copy.deepcopy(teacher).float(), layers)
     for p in student.embeddings.parameters():  # shared with the teacher, never stored
         p.requires_grad_(False)
     for m in student.modules():  # regression onto the teacher's states: no dropout noise
